@@ -1,0 +1,448 @@
+"""Configuration: TOML plus environment -> validated, frozen settings.
+
+The single owner of reading the config file and the environment for settings. Every problem is reported
+with the field path (``stories[0].threads.dpa.states[2].cues``), what is wrong and how to fix it, as a
+:class:`~monitor.errors.ConfigError` (exit code 2 in the CLI).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from monitor.domain import Confidence, DevelopmentKind, Severity, SourceKind, StateKind
+from monitor.durations import parse_duration
+from monitor.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = "config/monitor.toml"
+DEFAULT_DATABASE_URL = "sqlite:///state/monitor.db"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+# ----------------------------------------------------------------------------------------- field types
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("write a duration as a string like '10m', '2h' or '1d'")
+    return parse_duration(value)
+
+
+def _zone(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("write the time zone as an IANA name such as 'America/New_York' or 'UTC'")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'America/New_York' or 'UTC'")
+    return value
+
+
+def _identifier(value: str) -> str:
+    if not _ID.match(value):
+        raise ValueError(f"{value!r} is not a valid id; use lower-case letters, digits, '-' and '_'")
+    return value
+
+
+def _severity(value: Any) -> Severity:
+    if isinstance(value, Severity):
+        return value
+    try:
+        return Severity.parse(str(value))
+    except KeyError:
+        raise ValueError(f"unknown severity {value!r}; use one of info, notice, warning, critical")
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Zone = Annotated[str, BeforeValidator(_zone)]
+Identifier = Annotated[str, AfterValidator(_identifier)]
+SeverityField = Annotated[Severity, BeforeValidator(_severity)]
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+
+
+class Frozen(BaseModel):
+    """Base of every config model: immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --------------------------------------------------------------------------------------------- models
+class MonitorSettings(Frozen):
+    """The ``[monitor]`` table: process-wide settings."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    display_zone: Zone = "UTC"
+    contact: str = "https://github.com/deadline-monitor/deadline-monitor"
+    user_agent: str = ""
+    poll_interval: Duration = timedelta(minutes=15)
+    fetch_timeout: Duration = timedelta(seconds=30)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    concurrency: int = Field(default=8, ge=1, le=256)
+    per_host_concurrency: int = Field(default=2, ge=1, le=64)
+    backoff_cap: Duration = timedelta(hours=6)
+    failure_alert_after: int = Field(default=5, ge=1)
+    blind_after: Duration = timedelta(hours=1)
+    retention: Duration = timedelta(days=30)
+    tick_interval: Duration = timedelta(seconds=30)
+    heartbeat_url: str = ""
+
+    @property
+    def effective_user_agent(self) -> str:
+        from monitor import __version__
+
+        return self.user_agent or f"deadline-monitor/{__version__} (+{self.contact})"
+
+
+class FeedConfig(Frozen):
+    """One ``[[feeds]]`` entry."""
+
+    id: Identifier
+    url: Annotated[str, Field(pattern=r"^https?://", description="http or https URL")]
+    title: str = ""
+    poll_interval: Duration | None = None
+    enabled: bool = True
+    tags: tuple[str, ...] = ()
+    source: SourceKind = SourceKind.ORDINARY
+    stories: tuple[str, ...] = ()  # empty: every story
+    backfill: Duration = timedelta(0)
+    ignore_cache_headers: bool = False
+
+
+class StateConfig(Frozen):
+    """One state of a thread's ladder, in escalation order."""
+
+    id: Identifier
+    title: str = ""
+    level: int = Field(ge=0, le=100)
+    kind: StateKind = StateKind.ACT
+    cues: tuple[NonEmptyStr, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return self.title or self.id.replace("_", " ")
+
+
+class ThreadConfig(Frozen):
+    """A thread of the story: a ladder of states, cue phrases per state, allowed transitions."""
+
+    title: str = ""
+    initial: str = ""
+    objects: tuple[str, ...] = ()  # words one of which must be near an act cue (its object), e.g. the party
+    states: tuple[StateConfig, ...] = Field(min_length=2)
+    transitions: dict[str, tuple[str, ...]]
+
+    @model_validator(mode="after")
+    def _check(self) -> ThreadConfig:
+        ids = [s.id for s in self.states]
+        if len(set(ids)) != len(ids):
+            dup = next(i for i in ids if ids.count(i) > 1)
+            raise ValueError(f"state id {dup!r} appears twice in states; give each state its own id")
+        initial = self.initial or ids[0]
+        if initial not in ids:
+            raise ValueError(f"initial state {initial!r} is not one of the states {ids}")
+        for source, targets in self.transitions.items():
+            if source not in ids:
+                raise ValueError(f"transitions.{source}: unknown state {source!r}; known states are {ids}")
+            for target in targets:
+                if target not in ids:
+                    raise ValueError(f"transitions.{source}: unknown target state {target!r}; known states are {ids}")
+        return self
+
+    @property
+    def initial_state(self) -> str:
+        return self.initial or self.states[0].id
+
+    def state(self, state_id: str) -> StateConfig:
+        return next(s for s in self.states if s.id == state_id)
+
+    def allows(self, source: str, target: str) -> bool:
+        return target in self.transitions.get(source, ())
+
+
+class RelevanceConfig(Frozen):
+    """Which items belong to a story: every group in ``require`` must match, no ``exclude`` term may."""
+
+    require: tuple[tuple[NonEmptyStr, ...], ...] = Field(min_length=1)
+    exclude: tuple[NonEmptyStr, ...] = ()
+
+
+class SignalsConfig(Frozen):
+    """Extra hedge and negation cues a story adds to the built-in ones."""
+
+    hedges: tuple[NonEmptyStr, ...] = ()
+    negations: tuple[NonEmptyStr, ...] = ()
+
+
+class NewDevelopmentConfig(Frozen):
+    """When untracked news counts as a new development."""
+
+    enabled: bool = True
+    min_outlets: int = Field(default=3, ge=1)
+    outlet_window: Duration = timedelta(hours=12)
+    cluster_window: Duration = timedelta(hours=48)
+    similarity: float = Field(default=0.6, gt=0, le=1)
+
+
+class DeadlineConfig(Frozen):
+    """A deadline: local due time plus IANA zone, reminders, what resolves it."""
+
+    id: Identifier
+    title: str
+    due: datetime
+    zone: Zone
+    reminders: tuple[Duration, ...] = (timedelta(hours=24), timedelta(hours=3), timedelta(hours=1))
+    resolved_by: tuple[str, ...] = ()  # "thread.state" or a development kind such as "story.new_development"
+    extension_cues: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_due(self) -> DeadlineConfig:
+        if self.due.tzinfo is not None:
+            raise ValueError(
+                "due: give local wall-clock time without an offset (e.g. '2026-02-27T17:01') and the zone in 'zone'"
+            )
+        zone = ZoneInfo(self.zone)
+        as_utc = self.due.replace(tzinfo=zone).astimezone(UTC)
+        if as_utc.astimezone(zone).replace(tzinfo=None) != self.due:
+            raise ValueError(
+                f"due: {self.due.isoformat()} does not exist in {self.zone} (a daylight-saving gap); "
+                "move it outside the gap"
+            )
+        other_fold = self.due.replace(tzinfo=zone, fold=1).astimezone(UTC)
+        if other_fold != as_utc:
+            raise ValueError(
+                f"due: {self.due.isoformat()} happens twice in {self.zone} (clocks go back); "
+                "move it outside the repeated hour"
+            )
+        return self
+
+    @property
+    def due_utc(self) -> datetime:
+        """The due time converted to UTC once (DST-exact)."""
+        return self.due.replace(tzinfo=ZoneInfo(self.zone)).astimezone(UTC)
+
+
+class StoryConfig(Frozen):
+    """One story: relevance, threads, deadlines."""
+
+    id: Identifier
+    title: str
+    zone: Zone = "UTC"
+    relevance: RelevanceConfig
+    signals: SignalsConfig = SignalsConfig()
+    new_developments: NewDevelopmentConfig = NewDevelopmentConfig()
+    corroboration_window: Duration = timedelta(hours=24)
+    threads: dict[str, ThreadConfig] = Field(default_factory=dict)
+    deadlines: tuple[DeadlineConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> StoryConfig:
+        for thread_id in self.threads:
+            _identifier(thread_id)
+        _no_duplicates([d.id for d in self.deadlines], "deadlines", "deadline id")
+        kinds = {k.value for k in DevelopmentKind}
+        for index, deadline in enumerate(self.deadlines):
+            for ref in deadline.resolved_by:
+                if ref in kinds:
+                    continue
+                thread_id, _, state_id = ref.partition(".")
+                thread = self.threads.get(thread_id)
+                if thread is None or state_id not in {s.id for s in thread.states}:
+                    raise ValueError(
+                        f"deadlines[{index}].resolved_by: {ref!r} is neither 'thread.state' of this story "
+                        f"nor a development kind; threads are {sorted(self.threads)}"
+                    )
+        return self
+
+
+class ChannelConfig(Frozen):
+    """Where notifications go, and which ones."""
+
+    id: Identifier
+    urls: tuple[NonEmptyStr, ...] = Field(min_length=1)
+    format: Literal["text", "markdown", "html"] = "markdown"
+    min_severity: SeverityField = Severity.NOTICE
+    min_confidence: Confidence = Confidence.REPORTED
+    kinds: tuple[str, ...] = ()  # empty: every kind; entries may be prefixes such as "deadline." or "ops."
+    stories: tuple[str, ...] = ()
+    mode: Literal["immediate", "digest"] = "immediate"
+    digest_cron: str = "0 8 * * *"
+    zone: Zone = "UTC"
+    quiet_hours: str = ""  # "22:00-07:00" in the channel's zone; critical messages ignore it
+    repeat: Duration | None = None  # re-send critical developments until acknowledged
+    max_age: Duration = timedelta(hours=24)
+    templates: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> ChannelConfig:
+        kinds = {k.value for k in DevelopmentKind}
+        for kind in self.kinds:
+            if kind not in kinds and not any(k.startswith(kind) for k in kinds):
+                raise ValueError(f"kinds: unknown development kind {kind!r}; known kinds are {sorted(kinds)}")
+        if self.quiet_hours and not re.fullmatch(r"\d{1,2}:\d{2}-\d{1,2}:\d{2}", self.quiet_hours):
+            raise ValueError(f"quiet_hours: cannot read {self.quiet_hours!r}; write it like '22:00-07:00'")
+        if self.mode == "digest" and len(self.digest_cron.split()) != 5:
+            raise ValueError(f"digest_cron: {self.digest_cron!r} is not a 5-field cron expression like '0 8 * * *'")
+        return self
+
+
+class Settings(Frozen):
+    """The whole configuration file."""
+
+    monitor: MonitorSettings = MonitorSettings()
+    feeds: tuple[FeedConfig, ...] = ()
+    stories: tuple[StoryConfig, ...] = Field(min_length=1)
+    channels: tuple[ChannelConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        _no_duplicates([f.id for f in self.feeds], "feeds", "feed id")
+        _no_duplicates([s.id for s in self.stories], "stories", "story id")
+        _no_duplicates([c.id for c in self.channels], "channels", "channel id")
+        story_ids = {s.id for s in self.stories}
+        for index, feed in enumerate(self.feeds):
+            for story in feed.stories:
+                if story not in story_ids:
+                    raise ValueError(f"feeds[{index}].stories: unknown story {story!r}; stories are {sorted(story_ids)}")
+        for index, channel in enumerate(self.channels):
+            for story in channel.stories:
+                if story not in story_ids:
+                    raise ValueError(
+                        f"channels[{index}].stories: unknown story {story!r}; stories are {sorted(story_ids)}"
+                    )
+        return self
+
+    def story(self, story_id: str) -> StoryConfig:
+        return next(s for s in self.stories if s.id == story_id)
+
+    def feed(self, feed_id: str) -> FeedConfig:
+        return next(f for f in self.feeds if f.id == feed_id)
+
+    def stories_of(self, feed: FeedConfig) -> tuple[StoryConfig, ...]:
+        """The stories a feed's items are matched against."""
+        if not feed.stories:
+            return self.stories
+        return tuple(s for s in self.stories if s.id in feed.stories)
+
+
+def _no_duplicates(ids: list[str], where: str, what: str) -> None:
+    seen: set[str] = set()
+    for index, item in enumerate(ids):
+        if item in seen:
+            raise ValueError(f"{where}[{index}].id: duplicate {what} {item!r}; each must be unique")
+        seen.add(item)
+
+
+# ---------------------------------------------------------------------------------------------- loading
+def _substitute_env(value: Any, env: Mapping[str, str], path: str, problems: list[str]) -> Any:
+    """Replace ``${NAME}`` in every string; a missing variable is a problem naming it and the field."""
+    if isinstance(value, str):
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in env:
+                problems.append(
+                    f"{path}: environment variable {name} is not set; export it or put it in the env file"
+                )
+                return ""
+            return env[name]
+
+        return _ENV_REF.sub(replace, value)
+    if isinstance(value, dict):
+        return {k: _substitute_env(v, env, f"{path}.{k}" if path else k, problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute_env(v, env, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+    return value
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part.startswith("function-") or part in {"timedelta", "str", "datetime"}:
+            continue  # pydantic's internal validator names, not fields
+        else:
+            path += f".{part}" if path else part
+    return path or "(top level)"
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    path = _field_path(tuple(error["loc"]))
+    kind = error["type"]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        return f"{path}: unknown key; remove it or check its spelling against docs/configuration.md"
+    if kind == "missing":
+        return f"{path}: required key is missing; add it (see docs/configuration.md)"
+    # model-level validators report a relative path in their message ("transitions.x: ..."); join it on
+    head, sep, rest = message.partition(": ")
+    if sep and re.fullmatch(r"[A-Za-z_][\w.\[\]-]*", head):
+        if head.startswith(("feeds[", "stories[", "channels[")):
+            return message
+        return f"{path}.{head}: {rest}" if path != "(top level)" else message
+    return f"{path}: {message}"
+
+
+def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None, source: str = "") -> Settings:
+    """Validate an already-parsed TOML document. Raises ConfigError listing every problem."""
+    problems: list[str] = []
+    resolved = _substitute_env(dict(data), os.environ if env is None else env, "", problems)
+    if problems:
+        raise ConfigError(problems, source)
+    try:
+        settings = Settings.model_validate(resolved)
+    except ValidationError as exc:
+        raise ConfigError([_describe(e) for e in exc.errors()], source) from None
+    return settings
+
+
+def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate a TOML config file; ``$MONITOR_DATABASE_URL`` overrides the database URL."""
+    env = os.environ if env is None else env
+    file = Path(path)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"file not found; create it or pass --config (default {DEFAULT_CONFIG_PATH})"], str(file))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"not valid TOML: {exc}"], str(file)) from None
+    settings = parse_settings(raw, env, str(file))
+    override = env.get("MONITOR_DATABASE_URL")
+    if override:
+        monitor = settings.monitor.model_copy(update={"database_url": override})
+        settings = settings.model_copy(update={"monitor": monitor})
+    return settings
+
+
+def mask_secret_url(url: str) -> str:
+    """``tgram://123:abc/456`` -> ``tgram://***``: keep the scheme (and for mail the host), hide the rest."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "***"
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0]
+    if scheme.lower() in {"mailto", "mailtos", "json", "jsons", "form", "forms", "xml", "xmls"} and host:
+        return f"{scheme}://***@{host}/***"
+    return f"{scheme}://***"
+
+
+def mask_database_url(url: str) -> str:
+    """Hide a password in a SQLAlchemy URL."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
