@@ -211,6 +211,9 @@ class DeadlineConfig(Frozen):
     reminders: tuple[Duration, ...] = (timedelta(hours=24), timedelta(hours=3), timedelta(hours=1))
     resolved_by: tuple[str, ...] = ()  # "thread.state" or a development kind such as "story.new_development"
     extension_cues: tuple[str, ...] = ()
+    surge_before: Duration = timedelta(hours=6)  # poll the story's feeds faster from this long before due...
+    surge_after: Duration = timedelta(hours=6)  # ...until this long after it
+    surge_interval: Duration = timedelta(minutes=2)
 
     @model_validator(mode="after")
     def _check_due(self) -> DeadlineConfig:
