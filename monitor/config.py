@@ -34,6 +34,8 @@ DEFAULT_CONFIG_PATH = "config/monitor.toml"
 DEFAULT_DATABASE_URL = "sqlite:///state/monitor.db"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_CLOCK = r"(?:[01]?\d|2[0-3]):[0-5]\d"
+_QUIET_HOURS = re.compile(rf"{_CLOCK}-{_CLOCK}")
 
 
 # ----------------------------------------------------------------------------------------- field types
@@ -146,18 +148,19 @@ class ThreadConfig(Frozen):
     title: str = ""
     initial: str = ""
     objects: tuple[str, ...] = ()  # words one of which must be near an act cue (its object), e.g. the party
+    mentions: tuple[str, ...] = ()  # noun forms ("the designation"): evidence of the thread, never of an act
     states: tuple[StateConfig, ...] = Field(min_length=2)
     transitions: dict[str, tuple[str, ...]]
 
     @model_validator(mode="after")
     def _check(self) -> ThreadConfig:
         ids = [s.id for s in self.states]
-        if len(set(ids)) != len(ids):
-            dup = next(i for i in ids if ids.count(i) > 1)
-            raise ValueError(f"state id {dup!r} appears twice in states; give each state its own id")
+        for index, state_id in enumerate(ids):
+            if state_id in ids[:index]:
+                raise ValueError(f"states[{index}].id: state id {state_id!r} appears twice; give each state its own id")
         initial = self.initial or ids[0]
         if initial not in ids:
-            raise ValueError(f"initial state {initial!r} is not one of the states {ids}")
+            raise ValueError(f"initial: {initial!r} is not one of the states; use one of {ids}")
         for source, targets in self.transitions.items():
             if source not in ids:
                 raise ValueError(f"transitions.{source}: unknown state {source!r}; known states are {ids}")
@@ -199,6 +202,8 @@ class NewDevelopmentConfig(Frozen):
     outlet_window: Duration = timedelta(hours=12)
     cluster_window: Duration = timedelta(hours=48)
     similarity: float = Field(default=0.6, gt=0, le=1)
+    known_after: int = Field(default=4, ge=1)  # a word seen in this many earlier story items is not new
+    label_words: int = Field(default=3, ge=1, le=10)  # how many new words label a new development
 
 
 class DeadlineConfig(Frozen):
@@ -252,13 +257,17 @@ class StoryConfig(Frozen):
     signals: SignalsConfig = SignalsConfig()
     new_developments: NewDevelopmentConfig = NewDevelopmentConfig()
     corroboration_window: Duration = timedelta(hours=24)
+    recent_window: Duration = timedelta(hours=72)  # developments later items may join; older ones are forgotten
     threads: dict[str, ThreadConfig] = Field(default_factory=dict)
     deadlines: tuple[DeadlineConfig, ...] = ()
 
     @model_validator(mode="after")
     def _check(self) -> StoryConfig:
         for thread_id in self.threads:
-            _identifier(thread_id)
+            if not _ID.match(thread_id):
+                raise ValueError(
+                    f"threads: {thread_id!r} is not a valid thread id; use lower-case letters, digits, '-' and '_'"
+                )
         _no_duplicates([d.id for d in self.deadlines], "deadlines", "deadline id")
         kinds = {k.value for k in DevelopmentKind}
         for index, deadline in enumerate(self.deadlines):
@@ -299,10 +308,13 @@ class ChannelConfig(Frozen):
         for kind in self.kinds:
             if kind not in kinds and not any(k.startswith(kind) for k in kinds):
                 raise ValueError(f"kinds: unknown development kind {kind!r}; known kinds are {sorted(kinds)}")
-        if self.quiet_hours and not re.fullmatch(r"\d{1,2}:\d{2}-\d{1,2}:\d{2}", self.quiet_hours):
-            raise ValueError(f"quiet_hours: cannot read {self.quiet_hours!r}; write it like '22:00-07:00'")
-        if self.mode == "digest" and len(self.digest_cron.split()) != 5:
-            raise ValueError(f"digest_cron: {self.digest_cron!r} is not a 5-field cron expression like '0 8 * * *'")
+        if self.quiet_hours and not _QUIET_HOURS.fullmatch(self.quiet_hours):
+            raise ValueError(
+                f"quiet_hours: cannot read {self.quiet_hours!r}; "
+                "write it like '22:00-07:00' (24-hour clock, HH:MM-HH:MM)"
+            )
+        if self.mode == "digest":
+            _check_cron(self.digest_cron)
         return self
 
 
@@ -323,7 +335,9 @@ class Settings(Frozen):
         for index, feed in enumerate(self.feeds):
             for story in feed.stories:
                 if story not in story_ids:
-                    raise ValueError(f"feeds[{index}].stories: unknown story {story!r}; stories are {sorted(story_ids)}")
+                    raise ValueError(
+                        f"feeds[{index}].stories: unknown story {story!r}; stories are {sorted(story_ids)}"
+                    )
         for index, channel in enumerate(self.channels):
             for story in channel.stories:
                 if story not in story_ids:
@@ -345,6 +359,19 @@ class Settings(Frozen):
         return tuple(s for s in self.stories if s.id in feed.stories)
 
 
+def _check_cron(expression: str) -> None:
+    """A standard 5-field crontab line whose every field is in range (APScheduler parses it later)."""
+    hint = "write a 5-field cron expression like '0 8 * * *' (minute hour day month weekday)"
+    if len(expression.split()) != 5:
+        raise ValueError(f"digest_cron: {expression!r} does not have 5 fields; {hint}")
+    from apscheduler.triggers.cron import CronTrigger  # lazy: only digest channels pay for the import
+
+    try:
+        CronTrigger.from_crontab(expression, timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(f"digest_cron: {expression!r} is not valid ({exc}); {hint}") from None
+
+
 def _no_duplicates(ids: list[str], where: str, what: str) -> None:
     seen: set[str] = set()
     for index, item in enumerate(ids):
@@ -354,8 +381,13 @@ def _no_duplicates(ids: list[str], where: str, what: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- loading
-def _substitute_env(value: Any, env: Mapping[str, str], path: str, problems: list[str]) -> Any:
-    """Replace ``${NAME}`` in every string; a missing variable is a problem naming it and the field."""
+def _substitute_env(
+    value: Any, env: Mapping[str, str], path: str, problems: list[str], used: list[str] | None = None
+) -> Any:
+    """Replace ``${NAME}`` in every string; a missing variable is a problem naming it and the field.
+
+    The substituted values are appended to ``used`` so error messages can be scrubbed of them (secrets).
+    """
     if isinstance(value, str):
 
         def replace(match: re.Match[str]) -> str:
@@ -365,36 +397,91 @@ def _substitute_env(value: Any, env: Mapping[str, str], path: str, problems: lis
                     f"{path}: environment variable {name} is not set; export it or put it in the env file"
                 )
                 return ""
+            if used is not None:
+                used.append(env[name])
             return env[name]
 
         return _ENV_REF.sub(replace, value)
     if isinstance(value, dict):
-        return {k: _substitute_env(v, env, f"{path}.{k}" if path else k, problems) for k, v in value.items()}
+        return {k: _substitute_env(v, env, f"{path}.{k}" if path else k, problems, used) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute_env(v, env, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+        return [_substitute_env(v, env, f"{path}[{i}]", problems, used) for i, v in enumerate(value)]
     return value
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
+    """``("stories", 0, "threads", "dpa", "states", 2, "cues")`` -> ``stories[0].threads.dpa.states[2].cues``."""
     path = ""
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif part.startswith("function-") or part in {"timedelta", "str", "datetime"}:
+        elif part.startswith(("function-", "constrained-")) or part in {"timedelta", "str", "datetime", "int"}:
             continue  # pydantic's internal validator names, not fields
         else:
             path += f".{part}" if path else part
     return path or "(top level)"
 
 
+_LIST_HINT = 'write a list, e.g. ["a", "b"]'
+_TABLE_HINT = "write a table: [name] on its own line, or { key = value }"
+_DATETIME_HINT = "write a TOML local date-time without quotes or offset, e.g. 2026-02-27T17:01:00"
+# What to do about each pydantic error type; the pydantic message says what is wrong, this says how to fix it.
+_HINTS: dict[str, str] = {
+    "bool_parsing": "write true or false, without quotes",
+    "bool_type": "write true or false, without quotes",
+    "int_parsing": "write a whole number without quotes",
+    "int_type": "write a whole number without quotes",
+    "int_from_float": "write a whole number",
+    "float_parsing": "write a number without quotes, e.g. 0.6",
+    "float_type": "write a number without quotes, e.g. 0.6",
+    "string_type": 'write it as a quoted string, e.g. "text"',
+    "tuple_type": _LIST_HINT,
+    "list_type": _LIST_HINT,
+    "dict_type": _TABLE_HINT,
+    "model_type": _TABLE_HINT,
+    "model_attributes_type": _TABLE_HINT,
+    "datetime_type": _DATETIME_HINT,
+    "datetime_parsing": _DATETIME_HINT,
+    "datetime_from_date_parsing": _DATETIME_HINT,
+    "enum": "use one of the values listed",
+    "literal_error": "use one of the values listed",
+    "string_too_short": "empty text matches nothing; write the text or remove the entry",
+    "greater_than": "use a larger value",
+    "greater_than_equal": "use a larger value",
+    "less_than": "use a smaller value",
+    "less_than_equal": "use a smaller value",
+}
+
+
+def _shown(value: Any) -> str:
+    """A short rendering of a scalar input for a message ('' for tables and lists: they are not helpful inline)."""
+    if isinstance(value, bool | int | float):
+        return f" (got {value!r})"
+    if isinstance(value, str):
+        return f" (got {value[:60] + '...' if len(value) > 60 else value!r})"
+    return ""
+
+
 def _describe(error: Mapping[str, Any]) -> str:
+    """One pydantic error -> ``field.path: what is wrong; how to fix it``."""
     path = _field_path(tuple(error["loc"]))
     kind = error["type"]
     message = str(error["msg"]).removeprefix("Value error, ")
+    context = error.get("ctx") or {}
     if kind == "extra_forbidden":
         return f"{path}: unknown key; remove it or check its spelling against docs/configuration.md"
     if kind == "missing":
         return f"{path}: required key is missing; add it (see docs/configuration.md)"
+    if kind == "too_short":
+        if path == "stories":
+            return "stories: no story is configured; add at least one [[stories]] table (see docs/configuration.md)"
+        wanted = context.get("min_length", 1)
+        found = context.get("actual_length", 0)
+        return f"{path}: needs at least {wanted} {'entry' if wanted == 1 else 'entries'}, found {found}; add more"
+    if kind == "string_pattern_mismatch" and path.endswith("url"):
+        return f"{path}: not an http(s) URL{_shown(error.get('input'))}; feeds are fetched over HTTP, so write https://..."
+    if kind in _HINTS:
+        return f"{path}: {message}{_shown(error.get('input'))}; {_HINTS[kind]}"
     # model-level validators report a relative path in their message ("transitions.x: ..."); join it on
     head, sep, rest = message.partition(": ")
     if sep and re.fullmatch(r"[A-Za-z_][\w.\[\]-]*", head):
@@ -404,16 +491,43 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{path}: {message}"
 
 
+def _relevant(errors: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Drop knock-on errors: a list whose items failed is also reported as "too short" (0 valid items)."""
+    locs = [tuple(e["loc"]) for e in errors]
+    return [
+        e
+        for e in errors
+        if not (
+            e["type"] == "too_short"
+            and any(len(other) > len(e["loc"]) and other[: len(e["loc"])] == tuple(e["loc"]) for other in locs)
+        )
+    ]
+
+
+def _scrub(problem: str, secrets: list[str]) -> str:
+    """Hide every value that came from the environment (invariant 7: secrets never reach output)."""
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        if len(secret) >= 3:
+            problem = problem.replace(secret, "***")
+    return problem
+
+
 def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None, source: str = "") -> Settings:
-    """Validate an already-parsed TOML document. Raises ConfigError listing every problem."""
+    """Validate an already-parsed TOML document. Raises ConfigError listing every problem.
+
+    ``${NAME}`` in any string value is replaced from ``env`` (default ``os.environ``) before validation;
+    messages never show a substituted value.
+    """
     problems: list[str] = []
-    resolved = _substitute_env(dict(data), os.environ if env is None else env, "", problems)
+    used: list[str] = []
+    resolved = _substitute_env(dict(data), os.environ if env is None else env, "", problems, used)
     if problems:
         raise ConfigError(problems, source)
     try:
         settings = Settings.model_validate(resolved)
     except ValidationError as exc:
-        raise ConfigError([_describe(e) for e in exc.errors()], source) from None
+        errors = _relevant(list(exc.errors()))
+        raise ConfigError([_scrub(_describe(e), used) for e in errors], source) from None
     return settings
 
 

@@ -1,0 +1,332 @@
+"""HTTP fetching of feeds (httpx). The only module that speaks HTTP.
+
+Every fetch is bounded three ways: connect/read timeouts, an overall deadline (a server dripping one byte a
+second defeats per-read timeouts), and a cap on *decoded* bytes (we decompress ourselves, in bounded steps,
+so a gzip bomb is cut at the cap rather than inflated first). Redirects are followed by hand to count hops,
+detect loops and notice permanent moves. Network and HTTP problems never raise: they come back as a
+:class:`FetchResult` with a short, readable ``error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
+)
+_REDIRECTS = {301, 302, 303, 307, 308}
+_PERMANENT = {301, 308}
+_INFLATE_STEP = 64 * 1024  # decoded bytes produced per decompress call: bounds memory per step
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    """What to fetch, with the validators stored from the last good fetch (for conditional GET)."""
+
+    feed_id: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """The outcome of one fetch. ``body`` is the decoded body on a 2xx, else None.
+
+    ``permanent_redirect`` is the new URL when the chain began with 301/308 hops and ended OK (200/304);
+    ``retry_after`` is absolute UTC (from Retry-After on 429/503); ``error`` is short and readable.
+    """
+
+    feed_id: str
+    requested_url: str
+    final_url: str
+    status: int | None
+    body: bytes | None
+    headers: Mapping[str, str]
+    not_modified: bool
+    permanent_redirect: str | None
+    error: str | None
+    retry_after: datetime | None
+    gone: bool
+    started_at: datetime
+    elapsed_s: float
+    body_sha256: str | None
+    redirects: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        """True for a usable answer: a body (2xx) or 304 Not Modified."""
+        return self.error is None
+
+
+class _Problem(Exception):
+    """A fetch failure with its readable text; caught inside ``fetch``, never escapes."""
+
+
+def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
+    """Retry-After as an absolute UTC time: delta-seconds or an HTTP-date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return now + timedelta(seconds=min(int(value), 366 * 86400))
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:  # HTTP-dates are GMT by definition
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+class _Decoder:
+    """Content-Encoding decoding with a hard cap on the decoded size."""
+
+    def __init__(self, encoding: str, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.parts: list[bytes] = []
+        encoding = encoding.strip().lower()
+        if encoding in ("", "identity"):
+            self.inflater = None
+        elif encoding in ("gzip", "x-gzip"):
+            self.inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self.inflater = zlib.decompressobj()
+        else:
+            raise _Problem(f"unsupported content-encoding {encoding[:40]!r}")
+
+    def _keep(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.max_bytes:
+            raise _Problem(f"body over {_size(self.max_bytes)}")
+        self.parts.append(data)
+
+    def feed(self, raw: bytes) -> None:
+        if self.inflater is None:
+            self._keep(raw)
+            return
+        try:
+            data = self.inflater.decompress(raw, _INFLATE_STEP)
+            self._keep(data)
+            while self.inflater.unconsumed_tail:
+                self._keep(self.inflater.decompress(self.inflater.unconsumed_tail, _INFLATE_STEP))
+        except zlib.error as exc:
+            raise _Problem(f"corrupt compressed body ({exc})")
+
+    def body(self) -> bytes:
+        if self.inflater is not None:
+            try:
+                self._keep(self.inflater.flush())
+            except zlib.error as exc:
+                raise _Problem(f"corrupt compressed body ({exc})")
+        return b"".join(self.parts)
+
+
+def _size(n: int) -> str:
+    return f"{n // 2**20} MiB" if n % 2**20 == 0 else f"{n} bytes"
+
+
+def _host_key(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        return f"{parts.hostname or ''}:{parts.port or ''}".lower()
+    except ValueError:
+        return url
+
+
+class Fetcher:
+    """Fetches feeds politely and defensively. See the module docstring for the limits.
+
+    ``fetch_all`` is the synchronous entry point (one AsyncClient and one event loop per call);
+    ``fetch_many``/``fetch`` are the async ones for callers that already run a loop.
+    """
+
+    def __init__(
+        self,
+        *,
+        user_agent: str,
+        max_bytes: int = 10 * 2**20,
+        overall_timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 15.0,
+        max_redirects: int = 5,
+        concurrency: int = 8,
+        per_host: int = 2,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        trust_env: bool = False,
+    ) -> None:
+        self.user_agent = user_agent
+        self.max_bytes = max_bytes
+        self.overall_timeout = overall_timeout
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.max_redirects = max_redirects
+        self.concurrency = concurrency
+        self.per_host = per_host
+        self.clock = clock
+        self.trust_env = trust_env  # off by default: a stray proxy variable should not reroute feed traffic
+
+    def _client(self) -> httpx.AsyncClient:
+        timeout = httpx.Timeout(
+            connect=self.connect_timeout, read=self.read_timeout, write=self.read_timeout, pool=None
+        )
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        return httpx.AsyncClient(
+            timeout=timeout, limits=limits, follow_redirects=False, trust_env=self.trust_env, http2=False
+        )
+
+    def fetch_all(self, reqs: Sequence[FetchRequest]) -> list[FetchResult]:
+        """Fetch every request concurrently (overall and per-host limits); results in request order."""
+        return asyncio.run(self.fetch_many(reqs))
+
+    async def fetch_many(self, reqs: Sequence[FetchRequest]) -> list[FetchResult]:
+        """Async form of :meth:`fetch_all`."""
+        overall = asyncio.Semaphore(self.concurrency)
+        hosts: dict[str, asyncio.Semaphore] = {}
+
+        async def one(req: FetchRequest, client: httpx.AsyncClient) -> FetchResult:
+            host = hosts.setdefault(_host_key(req.url), asyncio.Semaphore(self.per_host))
+            async with host, overall:
+                return await self.fetch(req, client=client)
+
+        async with self._client() as client:
+            return list(await asyncio.gather(*(one(r, client) for r in reqs)))
+
+    async def fetch(self, req: FetchRequest, *, client: httpx.AsyncClient | None = None) -> FetchResult:
+        """Fetch one feed. Never raises for network or HTTP problems (see :class:`FetchResult`)."""
+        if client is None:
+            async with self._client() as own:
+                return await self.fetch(req, client=own)
+        started_at = self.clock()
+        t0 = time.monotonic()
+        state: dict[str, object] = {"url": req.url, "hops": []}
+        try:
+            async with asyncio.timeout(self.overall_timeout):
+                return await self._fetch(req, client, started_at, t0, state)
+        except TimeoutError:
+            error = f"timeout after {_seconds(self.overall_timeout)}"
+        except _Problem as exc:
+            error = str(exc)
+        except httpx.ConnectTimeout:
+            error = f"connect timeout after {_seconds(self.connect_timeout)}"
+        except httpx.ReadTimeout:
+            error = f"read timeout after {_seconds(self.read_timeout)}"
+        except httpx.TimeoutException:
+            error = "timeout"
+        except httpx.ConnectError as exc:
+            error = f"connection failed: {_brief(exc)}"
+        except httpx.HTTPError as exc:  # protocol errors, bad URLs, closed connections
+            error = f"{type(exc).__name__}: {_brief(exc)}"
+        except OSError as exc:
+            error = f"network error: {_brief(exc)}"
+        hops = state["hops"]
+        return FetchResult(
+            feed_id=req.feed_id,
+            requested_url=req.url,
+            final_url=str(state["url"]),
+            status=None,
+            body=None,
+            headers={},
+            not_modified=False,
+            permanent_redirect=None,
+            error=error,
+            retry_after=None,
+            gone=False,
+            started_at=started_at,
+            elapsed_s=time.monotonic() - t0,
+            body_sha256=None,
+            redirects=tuple(hops) if isinstance(hops, list) else (),
+        )
+
+    def _headers(self, req: FetchRequest) -> dict[str, str]:
+        headers = {"User-Agent": self.user_agent, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"}
+        if req.etag:
+            headers["If-None-Match"] = req.etag
+        if req.last_modified:
+            headers["If-Modified-Since"] = req.last_modified
+        return headers
+
+    async def _fetch(
+        self,
+        req: FetchRequest,
+        client: httpx.AsyncClient,
+        started_at: datetime,
+        t0: float,
+        state: dict[str, object],
+    ) -> FetchResult:
+        url = req.url
+        visited = {url}
+        hops: list[str] = []
+        state["hops"] = hops
+        permanent: str | None = None
+        only_permanent = True  # a 301 after a temporary hop does not move the feed's own URL
+        headers = self._headers(req)
+        while True:
+            async with client.stream("GET", url, headers=headers) as resp:
+                status = resp.status_code
+                if status in _REDIRECTS and "location" in resp.headers:
+                    target = urljoin(url, resp.headers["location"].strip())
+                    if urlsplit(target).scheme not in ("http", "https"):
+                        raise _Problem("redirect to a non-HTTP URL")
+                    if target in visited:
+                        raise _Problem("redirect loop")
+                    if len(hops) >= self.max_redirects:
+                        raise _Problem(f"too many redirects (over {self.max_redirects})")
+                    only_permanent = only_permanent and status in _PERMANENT
+                    if only_permanent:
+                        permanent = target
+                    hops.append(target)
+                    visited.add(target)
+                    url = target
+                    state["url"] = url
+                    continue
+                body: bytes | None = None
+                if 200 <= status < 300:
+                    decoder = _Decoder(resp.headers.get("content-encoding", ""), self.max_bytes)
+                    async for chunk in resp.aiter_raw():
+                        decoder.feed(chunk)
+                    body = decoder.body()
+                response_headers = {k.lower(): v for k, v in resp.headers.items()}
+                break
+        ok = 200 <= status < 300 or status == 304
+        retry_after = (
+            parse_retry_after(response_headers.get("retry-after"), self.clock()) if status in (429, 503) else None
+        )
+        return FetchResult(
+            feed_id=req.feed_id,
+            requested_url=req.url,
+            final_url=url,
+            status=status,
+            body=body,
+            headers=response_headers,
+            not_modified=status == 304,
+            permanent_redirect=permanent if ok and permanent != req.url else None,
+            error=None if ok else f"HTTP {status}",
+            retry_after=retry_after,
+            gone=status == 410,
+            started_at=started_at,
+            elapsed_s=time.monotonic() - t0,
+            body_sha256=hashlib.sha256(body).hexdigest() if body is not None else None,
+            redirects=tuple(hops),
+        )
+
+
+def _brief(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
