@@ -219,6 +219,7 @@ class DeadlineConfig(Frozen):
     surge_before: Duration = timedelta(hours=6)  # poll the story's feeds faster from this long before due...
     surge_after: Duration = timedelta(hours=6)  # ...until this long after it
     surge_interval: Duration = timedelta(minutes=2)
+    recap_window: Duration = timedelta(hours=12)  # a "passed" message lists the story's developments this far back
 
     @model_validator(mode="after")
     def _check_due(self) -> DeadlineConfig:
@@ -554,7 +555,9 @@ def mask_secret_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep:
         return "***"
-    host = rest.split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0]
+    # the authority ends at the first '/', '?' or '#': an '@' in the query (``?to=a@b``) is not the host
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    host = authority.rsplit("@", 1)[-1].split(":", 1)[0]
     if scheme.lower() in {"mailto", "mailtos", "json", "jsons", "form", "forms", "xml", "xmls"} and host:
         return f"{scheme}://***@{host}/***"
     return f"{scheme}://***"

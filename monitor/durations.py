@@ -31,7 +31,7 @@ def format_duration(delta: timedelta, parts: int = 2) -> str:
     seconds = abs(int(delta.total_seconds()))
     if seconds < 60:
         return f"{seconds} s"
-    pieces = []
+    pieces: list[tuple[int, str]] = []
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
         count, seconds = divmod(seconds, size)
         if count or pieces:

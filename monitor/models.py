@@ -1,7 +1,8 @@
-"""SQLModel tables: the schema of the state store. Imported only by ``monitor.store``, the migrations and tests.
+"""The state store's data model: SQLModel tables, and the plain frozen row types the store returns.
 
-The tables describe the schema; every query lives in ``monitor.store`` and goes through the Core ``Table``
-objects exported at the bottom (``FEED``, ``ITEM``...), so no live ORM object ever leaves the store.
+Imported only by ``monitor.store`` (which re-exports the row types), the migrations and tests. The tables
+describe the schema; every query lives in ``monitor.store`` and goes through the Core ``Table`` objects
+(``FEED``, ``ITEM``...), so no live ORM object ever leaves the store.
 Schema changes are made by an Alembic migration in ``monitor/migrations/versions`` *and* here; a test
 checks that the migrated database and these models agree.
 
@@ -12,21 +13,40 @@ schema works on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import DateTime, Dialect, Index, Table, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from monitor.domain import (
+    Confidence,
+    DeliveryStatus,
+    Development,
+    DevelopmentKind,
+    Item,
+    Severity,
+    Source,
+    SourceKind,
+)
+
 __all__ = [
     "DEADLINE_STATE",
     "DEVELOPMENT",
     "FEED",
+    "FEED_FIELDS",
     "ITEM",
     "META",
     "OUTBOX",
     "STORY_STATE",
     "THREAD_STATE",
+    "DeadlineRow",
+    "DevelopmentRecord",
+    "FeedRow",
+    "OutboxRow",
+    "ThreadRow",
     "UTCDateTime",
     "metadata",
 ]
@@ -226,3 +246,158 @@ DEADLINE_STATE = _table(DeadlineStateTable)
 DEVELOPMENT = _table(DevelopmentTable)
 OUTBOX = _table(OutboxTable)
 META = _table(MetaTable)
+
+
+def dumps(value: Any) -> str:
+    """JSON text for the ``*_json`` columns: sorted keys, so equal states store equal text."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def loads(text: str) -> Any:
+    return json.loads(text)
+
+
+# ------------------------------------------------------------------------------------------- row types
+@dataclass(frozen=True, slots=True)
+class FeedRow:
+    """A feed's stored state. ``effective_url`` is where to fetch (after a permanent redirect)."""
+
+    id: str
+    url: str
+    current_url: str | None
+    enabled: bool
+    disabled_reason: str | None
+    etag: str | None
+    last_modified: str | None
+    body_sha256: str | None
+    conditional_supported: bool | None
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    last_status: int | None
+    last_error: str | None
+    consecutive_failures: int
+    next_poll_at: datetime | None
+    retry_after_until: datetime | None
+    cache_floor_s: int | None
+    seeded: bool
+    items_seen: int
+    failing_reported: bool
+
+    @property
+    def effective_url(self) -> str:
+        return self.current_url or self.url
+
+
+FEED_FIELDS = frozenset(f.name for f in fields(FeedRow)) - {"id"}
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadRow:
+    """A thread's current state, since when, and the development that moved it there."""
+
+    story_id: str
+    thread_id: str
+    state: str
+    since: datetime | None
+    development_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineRow:
+    """A deadline's current due time and its stored state (opaque to the store)."""
+
+    story_id: str
+    deadline_id: str
+    due_at: datetime
+    state: dict[str, Any]
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DevelopmentRecord:
+    """Bookkeeping around a stored development: its short number and acknowledgement."""
+
+    seq: int
+    key: str
+    created_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One message to deliver. ``targets`` holds per target ``{"target", "ok", "attempts", "error"}``."""
+
+    id: int
+    development_key: str
+    channel_id: str
+    status: DeliveryStatus
+    created_at: datetime
+    release_at: datetime
+    attempts: int
+    next_attempt_at: datetime
+    claimed_by: str | None
+    claimed_at: datetime | None
+    sent_at: datetime | None
+    last_error: str | None
+    targets: tuple[dict[str, Any], ...]
+    confidence: Confidence
+    repeat_until_ack: bool
+    repeat_seq: int
+
+
+# ------------------------------------------------------------------ row -> value conversions
+def feed_row(row: Any) -> FeedRow:
+    return FeedRow(**row._mapping)
+
+
+def item_from_row(row: Any) -> Item:
+    return Item(
+        feed_id=row.feed_id, item_id=row.item_id, title=row.title, summary=row.summary, link=row.link,
+        outlet=row.outlet, published=row.published, fetched_at=row.first_seen,
+        source_kind=SourceKind(row.source_kind),
+    )  # fmt: skip
+
+
+def development_values(dev: Development) -> dict[str, Any]:
+    """The development's columns (all but key and bookkeeping). Source times keep full precision."""
+    sources = [
+        {**s.to_json(), "published": s.published.isoformat(), "feed_id": s.feed_id, "item_id": s.item_id,
+         "source_kind": s.source_kind.value}
+        for s in dev.sources
+    ]  # fmt: skip
+    return {
+        "kind": dev.kind.value, "story_id": dev.story_id, "thread_id": dev.thread_id,
+        "from_state": dev.from_state, "to_state": dev.to_state, "confidence": dev.confidence.value,
+        "severity": int(dev.severity), "at": dev.at, "title": dev.title, "summary": dev.summary,
+        "sources_json": dumps(sources), "cues_json": dumps(list(dev.cues)), "details_json": dumps(dict(dev.details)),
+    }  # fmt: skip
+
+
+def development_from_row(row: Any) -> Development:
+    sources = tuple(
+        Source(
+            outlet=s["outlet"],
+            title=s["title"],
+            link=s["link"],
+            published=datetime.fromisoformat(s["published"]),
+            feed_id=s.get("feed_id", ""),
+            item_id=s.get("item_id", ""),
+            source_kind=SourceKind(s.get("source_kind", SourceKind.ORDINARY.value)),
+        )
+        for s in loads(row.sources_json)
+    )
+    return Development(
+        key=row.key, kind=DevelopmentKind(row.kind), story_id=row.story_id, at=row.at, title=row.title,
+        severity=Severity(row.severity), confidence=Confidence(row.confidence), thread_id=row.thread_id,
+        from_state=row.from_state, to_state=row.to_state, summary=row.summary, sources=sources,
+        cues=tuple(loads(row.cues_json)), details=loads(row.details_json),
+    )  # fmt: skip
+
+
+def outbox_row(row: Any) -> OutboxRow:
+    values = dict(row._mapping)
+    values["targets"] = tuple(loads(values.pop("targets_json")))
+    values["status"] = DeliveryStatus(values["status"])
+    values["confidence"] = Confidence(values["confidence"])
+    return OutboxRow(**values)

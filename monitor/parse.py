@@ -108,6 +108,10 @@ def _to_ascii_compatible(body: bytes) -> bytes:
 
 # --------------------------------------------------------------------------------------------- text
 _SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.I | re.S)
+# Block-level tags separate words; inline ones (<b>, <a>, <em>) do not: "<em>Friday</em>." stays "Friday."
+_BLOCK_TAG = re.compile(
+    r"</?(?:p|br|div|li|ul|ol|h[1-6]|tr|td|th|table|blockquote|section|article|hr|img)\b[^>]*>", re.I
+)
 _TAG = re.compile(r"<[^>]*>")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
 _SPACE = re.compile(r"\s+")
@@ -116,7 +120,7 @@ _SPACE = re.compile(r"\s+")
 def plain_text(value: str, *, markup: bool = True) -> str:
     """Markup removed, entities decoded, control characters removed, whitespace folded."""
     if markup:
-        value = _TAG.sub(" ", _SCRIPT.sub(" ", value))
+        value = _TAG.sub("", _BLOCK_TAG.sub(" ", _SCRIPT.sub(" ", value)))
         value = html.unescape(value)
     return _SPACE.sub(" ", _CONTROL.sub("", value)).strip()
 

@@ -41,8 +41,12 @@ OBJECT_WINDOW = 6
 
 _ARTICLES = frozenset({"the", "a", "an"})
 _FUNCTION_WORDS = frozenset({"to", "of", "on", "in", "under", "for", "with", "by", "from", "and", "as", "its", "no"})
-_DETERMINERS = frozenset({"the", "a", "an", "its", "his", "her", "their", "this", "that", "any", "possible", "potential"})
-_PASSIVE_AUX = frozenset({"is", "was", "are", "were", "be", "been", "being", "gets", "got", "get", "formally", "officially"})
+_DETERMINERS = frozenset(
+    {"the", "a", "an", "its", "his", "her", "their", "this", "that", "any", "possible", "potential"}
+)
+_PASSIVE_AUX = frozenset(
+    {"is", "was", "are", "were", "be", "been", "being", "gets", "got", "get", "formally", "officially"}
+)
 _IRREGULAR: dict[str, tuple[str, ...]] = {
     "strike": ("struck", "stricken"),
     "break": ("broke", "broken"),

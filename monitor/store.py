@@ -13,15 +13,13 @@ goes in and comes out timezone-aware UTC. The same code runs on PostgreSQL (``po
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, or_, select, tuple_, update
+from sqlalchemy import Engine, create_engine, event, func, literal_column, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -31,111 +29,28 @@ from sqlalchemy.pool import StaticPool
 
 from monitor import models as m
 from monitor.config import DEFAULT_DATABASE_URL, FeedConfig, mask_database_url
-from monitor.domain import (
-    Confidence,
-    DeliveryStatus,
-    Development,
-    DevelopmentKind,
-    Item,
-    Severity,
-    Source,
-    SourceKind,
-)
+from monitor.domain import Confidence, DeliveryStatus, Development, Item
 from monitor.errors import StoreError
+from monitor.models import (
+    FEED_FIELDS,
+    DeadlineRow,
+    DevelopmentRecord,
+    FeedRow,
+    OutboxRow,
+    ThreadRow,
+    development_from_row,
+    development_values,
+    dumps,
+    feed_row,
+    item_from_row,
+    loads,
+    outbox_row,
+)
 
 __all__ = ["DeadlineRow", "DevelopmentRecord", "FeedRow", "OutboxRow", "Store", "ThreadRow", "Tx"]
 
 _BEGIN_OPTION = "monitor_begin"
 _MIGRATION_LOCK = 0x6D6F6E69  # PostgreSQL advisory lock id serialising concurrent migrations ("moni")
-
-
-# ------------------------------------------------------------------------------------------- row types
-@dataclass(frozen=True, slots=True)
-class FeedRow:
-    """A feed's stored state. ``effective_url`` is where to fetch (after a permanent redirect)."""
-
-    id: str
-    url: str
-    current_url: str | None
-    enabled: bool
-    disabled_reason: str | None
-    etag: str | None
-    last_modified: str | None
-    body_sha256: str | None
-    conditional_supported: bool | None
-    last_attempt_at: datetime | None
-    last_success_at: datetime | None
-    last_status: int | None
-    last_error: str | None
-    consecutive_failures: int
-    next_poll_at: datetime | None
-    retry_after_until: datetime | None
-    cache_floor_s: int | None
-    seeded: bool
-    items_seen: int
-    failing_reported: bool
-
-    @property
-    def effective_url(self) -> str:
-        return self.current_url or self.url
-
-
-FEED_FIELDS = frozenset(f.name for f in fields(FeedRow)) - {"id"}
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadRow:
-    """A thread's current state, since when, and the development that moved it there."""
-
-    story_id: str
-    thread_id: str
-    state: str
-    since: datetime | None
-    development_key: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class DeadlineRow:
-    """A deadline's current due time and its stored state (opaque to the store)."""
-
-    story_id: str
-    deadline_id: str
-    due_at: datetime
-    state: dict[str, Any]
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class DevelopmentRecord:
-    """Bookkeeping around a stored development: its short number and acknowledgement."""
-
-    seq: int
-    key: str
-    created_at: datetime
-    updated_at: datetime
-    acknowledged_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    """One message to deliver. ``targets`` holds per target ``{"target", "ok", "attempts", "error"}``."""
-
-    id: int
-    development_key: str
-    channel_id: str
-    status: DeliveryStatus
-    created_at: datetime
-    release_at: datetime
-    attempts: int
-    next_attempt_at: datetime
-    claimed_by: str | None
-    claimed_at: datetime | None
-    sent_at: datetime | None
-    last_error: str | None
-    targets: tuple[dict[str, Any], ...]
-    confidence: Confidence
-    repeat_until_ack: bool
-    repeat_seq: int
 
 
 # ---------------------------------------------------------------------------------------------- store
@@ -279,22 +194,14 @@ def dialect_insert(dialect: str, table: Any) -> Any:
 
 
 def rowcount(result: Any) -> int:
-    """Rows matched by an UPDATE/DELETE, or inserted by an INSERT .. ON CONFLICT DO NOTHING."""
+    """Rows matched by an UPDATE or DELETE."""
     return int(result.rowcount)
-
-
-def loads(text: str) -> Any:
-    return json.loads(text)
 
 
 def _brief(exc: BaseException, url: str) -> str:
     """A one-line reason without SQL, parameters or the password."""
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return mask_database_url(reason[0] if reason else type(exc).__name__).replace(url, mask_database_url(url))
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 # ------------------------------------------------------------------------------------------ transaction
@@ -342,17 +249,17 @@ class Tx:
             )
 
     def feeds(self) -> list[FeedRow]:
-        return [_feed_row(r) for r in self._execute(select(m.FEED).order_by(m.FEED.c.id))]
+        return [feed_row(r) for r in self._execute(select(m.FEED).order_by(m.FEED.c.id))]
 
     def feed(self, feed_id: str) -> FeedRow | None:
         row = self._execute(select(m.FEED).where(m.FEED.c.id == feed_id)).first()
-        return None if row is None else _feed_row(row)
+        return None if row is None else feed_row(row)
 
     def due_feeds(self, now: datetime) -> list[FeedRow]:
         """Enabled feeds whose next poll time has come, the most overdue first."""
         due = or_(m.FEED.c.next_poll_at.is_(None), m.FEED.c.next_poll_at <= now)
         query = select(m.FEED).where(m.FEED.c.enabled.is_(True), due).order_by(m.FEED.c.next_poll_at, m.FEED.c.id)
-        return [_feed_row(r) for r in self._execute(query)]
+        return [feed_row(r) for r in self._execute(query)]
 
     def update_feed(self, feed_id: str, **values: Any) -> None:
         """Set health/validator fields (names as in FeedRow). Unknown names or feed raise KeyError."""
@@ -386,7 +293,7 @@ class Tx:
                 first_seen=item.fetched_at, last_seen=item.fetched_at, is_seed=seed,
             )  # fmt: skip
             # a concurrent writer (PostgreSQL) may have inserted it since; then it is not new here
-            if rowcount(self._execute(statement.on_conflict_do_nothing())) == 1:
+            if self._inserted(statement):
                 new.append(item)
         for feed_id in {i.feed_id for i in items}:
             seen_at = max(i.fetched_at for i in items if i.feed_id == feed_id)
@@ -421,7 +328,7 @@ class Tx:
 
     def item(self, feed_id: str, item_id: str) -> Item | None:
         row = self._execute(select(m.ITEM).where(m.ITEM.c.feed_id == feed_id, m.ITEM.c.item_id == item_id)).first()
-        return None if row is None else _item(row)
+        return None if row is None else item_from_row(row)
 
     def recent_items(
         self, since: datetime, *, feed_ids: Collection[str] | None = None, limit: int | None = None
@@ -433,7 +340,7 @@ class Tx:
         query = query.order_by(m.ITEM.c.published.desc(), m.ITEM.c.id.desc())
         if limit is not None:
             query = query.limit(limit)
-        return [_item(r) for r in reversed(self._execute(query).all())]
+        return [item_from_row(r) for r in reversed(self._execute(query).all())]
 
     def count_items(self, feed_id: str | None = None) -> int:
         query = select(func.count()).select_from(m.ITEM)
@@ -465,7 +372,7 @@ class Tx:
         now: datetime,
     ) -> None:
         """Store the reducer's state and each thread's ``(state, since, development_key)``."""
-        self._upsert(m.STORY_STATE, {"story_id": story_id}, {"state_json": _dumps(state_json), "updated_at": now})
+        self._upsert(m.STORY_STATE, {"story_id": story_id}, {"state_json": dumps(state_json), "updated_at": now})
         for thread_id, (state, since, development_key) in threads.items():
             self._upsert(
                 m.THREAD_STATE,
@@ -490,7 +397,7 @@ class Tx:
         self._upsert(
             m.DEADLINE_STATE,
             {"story_id": story_id, "deadline_id": deadline_id},
-            {"due_at": due_at, "state_json": _dumps(state_json), "updated_at": now},
+            {"due_at": due_at, "state_json": dumps(state_json), "updated_at": now},
         )
 
     def deadline_states(self, story_id: str | None = None) -> list[DeadlineRow]:
@@ -509,21 +416,21 @@ class Tx:
         Returns ``(is_new, previous_confidence)``. Confidence never goes down: a later version that is only
         reported does not undo a confirmation. ``created_at`` and an acknowledgement are kept.
         """
-        values = _development_values(dev)
+        values = development_values(dev)
         inserted = dialect_insert(self._dialect, m.DEVELOPMENT).values(
             key=dev.key, created_at=now, updated_at=now, **values
         )
-        if rowcount(self._execute(inserted.on_conflict_do_nothing())) == 1:
+        if self._inserted(inserted):
             return True, None
         stored = self.session.scalar(select(m.DEVELOPMENT.c.confidence).where(m.DEVELOPMENT.c.key == dev.key))
-        previous = Confidence(stored)
+        previous = Confidence(str(stored))
         values["confidence"] = max(previous, dev.confidence, key=lambda c: c.rank).value
         self._execute(update(m.DEVELOPMENT).where(m.DEVELOPMENT.c.key == dev.key).values(updated_at=now, **values))
         return False, previous
 
     def development(self, key: str) -> Development | None:
         row = self._execute(select(m.DEVELOPMENT).where(m.DEVELOPMENT.c.key == key)).first()
-        return None if row is None else _development(row)
+        return None if row is None else development_from_row(row)
 
     def developments(
         self, story_id: str | None = None, since: datetime | None = None, limit: int | None = None
@@ -537,7 +444,7 @@ class Tx:
         query = query.order_by(m.DEVELOPMENT.c.at.desc(), m.DEVELOPMENT.c.seq.desc())
         if limit is not None:
             query = query.limit(limit)
-        return [_development(r) for r in reversed(self._execute(query).all())]
+        return [development_from_row(r) for r in reversed(self._execute(query).all())]
 
     def development_record(self, key_or_seq: str | int) -> DevelopmentRecord | None:
         """Look a development up by key or by its number (``monitor ack 12``)."""
@@ -578,10 +485,10 @@ class Tx:
         slots = [{"target": label, "ok": False, "attempts": 0, "error": None} for label in labels]
         statement = dialect_insert(self._dialect, m.OUTBOX).values(
             development_key=development_key, channel_id=channel_id, status=DeliveryStatus.PENDING.value,
-            created_at=now, release_at=release_at, next_attempt_at=release_at, targets_json=_dumps(slots),
+            created_at=now, release_at=release_at, next_attempt_at=release_at, targets_json=dumps(slots),
             confidence=confidence.value, repeat_until_ack=repeat_until_ack, repeat_seq=repeat_seq,
         )  # fmt: skip
-        return rowcount(self._execute(statement.on_conflict_do_nothing())) == 1
+        return self._inserted(statement)
 
     def claim_due(
         self, now: datetime, worker_id: str, limit: int = 50, stale_after: timedelta = timedelta(minutes=5)
@@ -623,7 +530,8 @@ class Tx:
         now: datetime,
     ) -> bool:
         """Record an attempt's outcome, only if the row is still claimed by ``worker_id`` (else False)."""
-        values: dict[str, Any] = {"status": status.value, "targets_json": _dumps(list(targets)), "last_error": last_error}
+        values: dict[str, Any] = {"status": status.value, "targets_json": dumps(list(targets))}
+        values["last_error"] = last_error
         if next_attempt_at is not None:
             values["next_attempt_at"] = next_attempt_at
         if status is DeliveryStatus.SENT:
@@ -648,7 +556,7 @@ class Tx:
 
     def _outbox_rows(self, condition: Any) -> list[OutboxRow]:
         rows = self._execute(select(m.OUTBOX).where(condition).order_by(m.OUTBOX.c.id))
-        return [_outbox_row(r) for r in rows]
+        return [outbox_row(r) for r in rows]
 
     # ------------------------------------------------------------------ meta
     def set_meta(self, key: str, value: str, now: datetime) -> None:
@@ -659,64 +567,20 @@ class Tx:
         return None if row is None else (row.value, row.updated_at)
 
     # ------------------------------------------------------------------ helpers
+    def _inserted(self, statement: Any) -> bool:
+        """Run an INSERT that yields to an existing row; True if it inserted.
+
+        RETURNING rather than rowcount: psycopg reports -1 for INSERT .. ON CONFLICT DO NOTHING.
+        """
+        returning = statement.on_conflict_do_nothing().returning(literal_column("1"))
+        return self._execute(returning).first() is not None
+
     def _upsert(self, table: Any, keys: Mapping[str, Any], values: Mapping[str, Any]) -> None:
         statement = dialect_insert(self._dialect, table).values(**keys, **values)
         self._execute(statement.on_conflict_do_update(index_elements=list(keys), set_=dict(values)))
 
 
-# ------------------------------------------------------------------------------------------ conversions
 def _chunks(values: Sequence[Any], size: int = 400) -> Iterator[Sequence[Any]]:
     # keep IN lists under SQLite's bound-parameter limit
     for start in range(0, len(values), size):
         yield values[start : start + size]
-
-
-def _feed_row(row: Any) -> FeedRow:
-    return FeedRow(**row._mapping)
-
-
-def _item(row: Any) -> Item:
-    return Item(
-        feed_id=row.feed_id, item_id=row.item_id, title=row.title, summary=row.summary, link=row.link,
-        outlet=row.outlet, published=row.published, fetched_at=row.first_seen,
-        source_kind=SourceKind(row.source_kind),
-    )  # fmt: skip
-
-
-def _development_values(dev: Development) -> dict[str, Any]:
-    sources = [
-        {**s.to_json(), "published": s.published.isoformat(), "feed_id": s.feed_id, "item_id": s.item_id,
-         "source_kind": s.source_kind.value}
-        for s in dev.sources
-    ]  # fmt: skip
-    return {
-        "kind": dev.kind.value, "story_id": dev.story_id, "thread_id": dev.thread_id, "from_state": dev.from_state,
-        "to_state": dev.to_state, "confidence": dev.confidence.value, "severity": int(dev.severity), "at": dev.at,
-        "title": dev.title, "summary": dev.summary, "sources_json": _dumps(sources), "cues_json": _dumps(list(dev.cues)),
-        "details_json": _dumps(dict(dev.details)),
-    }  # fmt: skip
-
-
-def _development(row: Any) -> Development:
-    sources = tuple(
-        Source(
-            outlet=s["outlet"], title=s["title"], link=s["link"], published=datetime.fromisoformat(s["published"]),
-            feed_id=s.get("feed_id", ""), item_id=s.get("item_id", ""),
-            source_kind=SourceKind(s.get("source_kind", SourceKind.ORDINARY.value)),
-        )  # fmt: skip
-        for s in loads(row.sources_json)
-    )
-    return Development(
-        key=row.key, kind=DevelopmentKind(row.kind), story_id=row.story_id, at=row.at, title=row.title,
-        severity=Severity(row.severity), confidence=Confidence(row.confidence), thread_id=row.thread_id,
-        from_state=row.from_state, to_state=row.to_state, summary=row.summary, sources=sources,
-        cues=tuple(loads(row.cues_json)), details=loads(row.details_json),
-    )  # fmt: skip
-
-
-def _outbox_row(row: Any) -> OutboxRow:
-    values = dict(row._mapping)
-    values["targets"] = tuple(loads(values.pop("targets_json")))
-    values["status"] = DeliveryStatus(values["status"])
-    values["confidence"] = Confidence(values["confidence"])
-    return OutboxRow(**values)

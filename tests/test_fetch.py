@@ -1,0 +1,183 @@
+"""Fetcher against a real HTTP server on 127.0.0.1 (tests/feedserver.py): validators, redirects, limits."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.fetch import Fetcher, FetchRequest, FetchResult, parse_retry_after
+from tests.feedserver import FeedServer
+
+FEEDS = Path(__file__).parent / "data" / "feeds"
+RSS = (FEEDS / "rss_basic.xml").read_bytes()
+NOW = datetime(2026, 2, 26, 12, 0, tzinfo=UTC)
+UA = "deadline-monitor-tests/1 (+mailto:test@example.org)"
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    with FeedServer() as srv:
+        yield srv
+
+
+def fetcher(**kwargs: object) -> Fetcher:
+    options: dict[str, object] = {"user_agent": UA, "clock": lambda: NOW}
+    options.update(kwargs)
+    return Fetcher(**options)  # type: ignore[arg-type]
+
+
+def fetch_one(server: FeedServer, path: str, **kwargs: object) -> FetchResult:
+    req = FetchRequest("feed", server.url(path))
+    return fetcher(**kwargs).fetch_all([req])[0]
+
+
+def test_first_fetch_gets_body_and_validators_then_conditional_get_gets_304(server: FeedServer) -> None:
+    server.route("/feed", body=RSS, etag='"v1"', last_modified="Tue, 24 Feb 2026 10:00:00 GMT")
+    first = fetch_one(server, "/feed")
+    assert (first.status, first.body, first.error, first.not_modified) == (200, RSS, None, False)
+    assert first.headers["etag"] == '"v1"' and first.headers["content-type"].startswith("application/rss+xml")
+    req = FetchRequest(
+        "feed", server.url("/feed"), etag=first.headers["etag"], last_modified=first.headers["last-modified"]
+    )
+    second = fetcher().fetch_all([req])[0]
+    assert (second.status, second.body, second.not_modified, second.error) == (304, None, True, None)
+    sent = server.hits("/feed")[1].headers
+    assert sent["if-none-match"] == '"v1"' and sent["if-modified-since"] == "Tue, 24 Feb 2026 10:00:00 GMT"
+
+
+def test_requests_carry_the_user_agent_accept_and_gzip_headers(server: FeedServer) -> None:
+    server.route("/feed", body=RSS)
+    fetch_one(server, "/feed")
+    sent = server.hits("/feed")[0].headers
+    assert sent["user-agent"] == UA
+    assert "application/rss+xml" in sent["accept"] and "gzip" in sent["accept-encoding"]
+    assert "if-none-match" not in sent
+
+
+def test_server_without_validators_unchanged_body_has_the_same_sha256(server: FeedServer) -> None:
+    server.route("/feed", body=RSS)
+    a, b = fetcher().fetch_all([FetchRequest("a", server.url("/feed")), FetchRequest("b", server.url("/feed"))])
+    assert a.body_sha256 is not None and a.body_sha256 == b.body_sha256
+    server.route("/feed", body=RSS.replace(b"Talks continue.", b"Talks collapsed."))
+    assert fetch_one(server, "/feed").body_sha256 != a.body_sha256
+
+
+def test_gzip_body_is_decoded(server: FeedServer) -> None:
+    server.route("/feed", body=RSS, gzip=True)
+    result = fetch_one(server, "/feed")
+    assert result.body == RSS and result.headers["content-encoding"] == "gzip"
+
+
+def test_permanent_redirect_is_reported_with_the_new_url(server: FeedServer) -> None:
+    server.route("/old", status=301, location="/new")
+    server.route("/new", body=RSS)
+    result = fetch_one(server, "/old")
+    assert result.body == RSS and result.final_url == server.url("/new")
+    assert result.permanent_redirect == server.url("/new")
+
+
+def test_temporary_redirect_is_followed_but_not_reported_as_permanent(server: FeedServer) -> None:
+    server.route("/old", status=302, location=server.url("/hop"))
+    server.route("/hop", status=301, location="/new")
+    server.route("/new", body=RSS)
+    result = fetch_one(server, "/old")
+    assert result.body == RSS and result.permanent_redirect is None and len(result.redirects) == 2
+
+
+def test_too_many_redirects_is_an_error(server: FeedServer) -> None:
+    for n in range(4):
+        server.route(f"/r{n}", status=307, location=f"/r{n + 1}")
+    server.route("/r4", body=RSS)
+    result = fetch_one(server, "/r0", max_redirects=3)
+    assert result.error == "too many redirects (over 3)" and result.body is None
+    assert fetch_one(server, "/r0", max_redirects=4).body == RSS
+
+
+@pytest.mark.parametrize(("status", "error"), [(404, "HTTP 404"), (500, "HTTP 500"), (403, "HTTP 403")])
+def test_http_errors_are_results_not_exceptions(server: FeedServer, status: int, error: str) -> None:
+    server.route("/feed", status=status, body=b"nope", content_type="text/plain")
+    result = fetch_one(server, "/feed")
+    assert (result.status, result.error, result.body, result.gone) == (status, error, None, False)
+
+
+def test_connection_refused_is_a_readable_error() -> None:
+    with FeedServer() as srv:
+        url = srv.url("/feed")
+    result = fetcher().fetch_all([FetchRequest("feed", url)])[0]
+    assert result.status is None and result.error is not None and result.error.startswith("connection failed")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("120", NOW + timedelta(seconds=120)),
+        ("Thu, 26 Feb 2026 13:30:00 GMT", datetime(2026, 2, 26, 13, 30, tzinfo=UTC)),
+        ("soon", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_retry_after_is_read_as_seconds_or_http_date(value: str | None, expected: datetime | None) -> None:
+    assert parse_retry_after(value, NOW) == expected
+
+
+def test_per_host_limit_is_respected(server: FeedServer) -> None:
+    for n in range(6):
+        server.route(f"/f{n}", body=RSS, delay=0.15)
+    reqs = [FetchRequest(f"f{n}", server.url(f"/f{n}")) for n in range(6)]
+    results = fetcher(per_host=2, concurrency=8).fetch_all(reqs)
+    assert all(r.body == RSS for r in results)
+    assert server.max_inflight == 2
+
+
+def test_every_failure_is_contained_to_its_own_feed_in_one_pass(server: FeedServer) -> None:
+    """One fetch_all with every kind of trouble beside healthy feeds, which still succeed; order is kept."""
+    cap = 256 * 1024
+    server.route("/healthy-1", body=RSS)
+    server.route("/healthy-2", body=RSS, gzip=True)
+    server.route("/not-modified", body=RSS, etag='"e"')
+    server.route("/moved", status=308, location="/healthy-1")
+    server.route("/loop-a", status=301, location="/loop-b")
+    server.route("/loop-b", status=302, location="/loop-a")
+    server.route("/missing", status=404)
+    server.route("/broken", status=500)
+    server.route("/gone", status=410)
+    server.route("/limited-s", status=429, headers={"Retry-After": "90"})
+    server.route("/limited-d", status=503, headers={"Retry-After": "Thu, 26 Feb 2026 14:00:00 GMT"})
+    server.route("/drip", body=RSS, drip=0.2)
+    server.route("/huge", body=b"<rss>" + b"x" * (cap + 10))
+    server.route("/bomb", body=b"\0" * (64 * 2**20), gzip=True)  # 64 MiB inflated, ~64 KiB on the wire
+    server.route("/healthy-3", body=RSS)
+    paths = [
+        "/healthy-1", "/not-modified", "/moved", "/loop-a", "/missing", "/broken", "/gone", "/limited-s",
+        "/limited-d", "/drip", "/huge", "/bomb", "/healthy-2", "/healthy-3",
+    ]  # fmt: skip
+    reqs = [FetchRequest(p.strip("/"), server.url(p), etag='"e"' if p == "/not-modified" else None) for p in paths]
+    results = fetcher(overall_timeout=1.0, max_bytes=cap, per_host=8, concurrency=8).fetch_all(reqs)
+    got = {r.feed_id: r for r in results}
+    assert [r.feed_id for r in results] == [p.strip("/") for p in paths]
+    for name in ("healthy-1", "healthy-2", "healthy-3"):
+        assert (got[name].status, got[name].body, got[name].error) == (200, RSS, None)
+    assert got["not-modified"].not_modified and got["not-modified"].error is None
+    assert got["moved"].permanent_redirect == server.url("/healthy-1") and got["moved"].body == RSS
+    assert got["loop-a"].error == "redirect loop"
+    assert (got["missing"].error, got["broken"].error) == ("HTTP 404", "HTTP 500")
+    assert got["gone"].gone and got["gone"].error == "HTTP 410"
+    assert got["limited-s"].retry_after == NOW + timedelta(seconds=90) and got["limited-s"].error == "HTTP 429"
+    assert got["limited-d"].retry_after == datetime(2026, 2, 26, 14, 0, tzinfo=UTC)
+    assert got["drip"].error == "timeout after 1 s" and got["drip"].elapsed_s < 2.0
+    assert got["huge"].error == "body over 262144 bytes" and got["huge"].body is None
+    assert got["bomb"].error == "body over 262144 bytes"
+    assert len(gzip.compress(b"\0" * (64 * 2**20))) < 2**20  # it really is a bomb
+
+
+def test_fetch_can_be_awaited_on_its_own(server: FeedServer) -> None:
+    import asyncio
+
+    server.route("/feed", body=RSS)
+    result = asyncio.run(fetcher().fetch(FetchRequest("feed", server.url("/feed"))))
+    assert result.body == RSS and result.started_at == NOW and result.elapsed_s >= 0

@@ -1,0 +1,294 @@
+"""parse_feed and canonical_url: identity, text, dates, hostile documents. Pure functions, no network."""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.domain import SourceKind
+from monitor.parse import ParsedFeed, canonical_url, parse_feed, plain_text, strip_doctype
+
+FEEDS = Path(__file__).parent / "data" / "feeds"
+NOW = datetime(2026, 2, 26, 12, 0, tzinfo=UTC)
+RSS_HEADERS = {"content-type": "application/rss+xml; charset=utf-8"}
+
+
+def parse(body: bytes, headers: dict[str, str] | None = None, **kwargs: object) -> ParsedFeed:
+    return parse_feed(
+        body,
+        RSS_HEADERS if headers is None else headers,
+        feed_id="f",
+        source_kind=SourceKind.ORDINARY,
+        fetched_at=NOW,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def rss(*items: str, title: str = "Feed") -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{title}</title><link>https://feed.example.com/</link>{''.join(items)}</channel></rss>"
+    ).encode()
+
+
+def item(title: str = "T", link: str | None = None, guid: str | None = None, date: str | None = None) -> str:
+    parts = [f"<title>{title}</title>"]
+    if link is not None:
+        parts.append(f"<link>{link}</link>")
+    if guid is not None:
+        parts.append(f'<guid isPermaLink="false">{guid}</guid>')
+    if date is not None:
+        parts.append(f"<pubDate>{date}</pubDate>")
+    return "<item>" + "".join(parts) + "</item>"
+
+
+# ------------------------------------------------------------------------------------------ canonical_url
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("https://Example.COM/a?utm_source=x&id=3&utm_campaign=y", "https://example.com/a?id=3"),
+        ("https://example.com/a?fbclid=1&gclid=2&mc_cid=3&mc_eid=4&msclkid=5", "https://example.com/a"),
+        ("https://example.com/a#section-2", "https://example.com/a"),
+        ("https://example.com:443/a", "https://example.com/a"),
+        ("http://example.com:8080/a", "http://example.com:8080/a"),
+        ("https://example.com/2026/02/story/amp/", "https://example.com/2026/02/story/"),
+        ("https://example.com/amp/2026/02/story", "https://example.com/2026/02/story"),
+        ("https://example.com/story.amp.html", "https://example.com/story.html"),
+        ("https://example.com/story?amp", "https://example.com/story"),
+        ("https://amp.theguardian.com/world/2026/feb/24/x", "https://theguardian.com/world/2026/feb/24/x"),
+        ("https://www.google.com/amp/s/www.bbc.co.uk/news/x.amp", "https://www.bbc.co.uk/news/x"),
+        ("https://www-ex-com.cdn.ampproject.org/c/s/www.ex.com/story/amp", "https://www.ex.com/story"),
+        ("https://news.google.com/rss/articles/CBMiAB?oc=5", "https://news.google.com/rss/articles/CBMiAB?oc=5"),
+        ("  https://example.com/keep?b=2&a=1  ", "https://example.com/keep?b=2&a=1"),
+        ("mailto:desk@example.com", "mailto:desk@example.com"),
+        ("not a url", "not a url"),
+        ("https://example.com:99999/bad-port", "https://example.com:99999/bad-port"),
+    ],
+)
+def test_canonical_url_removes_tracking_amp_fragment_and_host_case(raw: str, expected: str) -> None:
+    assert canonical_url(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("<p>Hello&nbsp;<b>world</b></p>", "Hello world"),
+        ("a\x00b\x1bc\u202ed", "abcd"),
+        ("  many \n\t spaces  ", "many spaces"),
+        ("<script>evil()</script>kept", "kept"),
+        ("&lt;not a tag&gt; &amp; more", "<not a tag> & more"),
+    ],
+)
+def test_plain_text_strips_markup_entities_controls_and_folds_space(raw: str, expected: str) -> None:
+    assert plain_text(raw) == expected
+
+
+# ----------------------------------------------------------------------------------------- ordinary feeds
+def test_rss_items_have_plain_text_canonical_links_and_utc_dates() -> None:
+    parsed = parse((FEEDS / "rss_basic.xml").read_bytes())
+    assert parsed.is_feed and parsed.error is None and parsed.warning is None
+    assert parsed.title == "Defense Desk"
+    first, second = parsed.items
+    assert first.item_id == "defense-desk-1001"
+    assert first.title == "Pentagon sets Friday deadline for Anthropic & others"
+    assert first.summary == "The Defense Secretary gave Anthropic until Friday."
+    assert first.link == "https://defense.example.com/2026/02/24/deadline/?id=7"
+    assert first.published == datetime(2026, 2, 24, 20, 30, tzinfo=UTC)
+    assert first.outlet == "Defense Desk" and first.feed_id == "f" and first.fetched_at == NOW
+    assert second.item_id == "https://defense.example.com/2026/02/25/answer/"
+
+
+def test_atom_entries_use_updated_when_no_published_and_resolve_relative_links() -> None:
+    parsed = parse((FEEDS / "atom_basic.xml").read_bytes(), {}, base_url="https://techwire.example.org/feed")
+    first, second = parsed.items
+    assert first.title == "Anthropic & the Pentagon: what supply chain risk means"
+    assert first.link == "https://techwire.example.org/2026/02/25/explainer/"
+    assert first.published == datetime(2026, 2, 25, 10, 0, tzinfo=UTC)
+    assert second.link == "https://techwire.example.org/2026/02/25/relative/"
+    assert second.summary == "Body text"
+
+
+def test_google_news_items_take_outlet_from_source_and_key_by_article_id_and_outlet() -> None:
+    parsed = parse((FEEDS / "gnews.xml").read_bytes())
+    reuters, ap = parsed.items
+    assert (reuters.outlet, ap.outlet) == ("Reuters", "AP News")
+    assert reuters.link == "https://news.google.com/rss/articles/CBMiWkFVX3lxTE1hYmNkZWY?oc=5"
+    assert reuters.item_id == "gnews:CBMiWkFVX3lxTE1hYmNkZWY|reuters"
+    assert ap.item_id == "gnews:CBMiWkFVX3lxTE1hYmNkZWY|ap news"
+
+
+def test_outlet_falls_back_to_feed_title_then_to_the_given_title() -> None:
+    with_title = parse(rss(item(link="https://a.example/1"), title="Own Title"), feed_title="Config")
+    without = parse(rss(item(link="https://a.example/1"), title=""), feed_title="Config")
+    assert with_title.items[0].outlet == "Own Title"
+    assert without.items[0].outlet == "Config"
+
+
+# -------------------------------------------------------------------------------------------- dates
+def test_item_without_dates_is_published_at_fetch_time() -> None:
+    parsed = parse(rss(item(link="https://a.example/1")))
+    assert parsed.items[0].published == NOW
+
+
+def test_future_date_is_clamped_to_fetch_time() -> None:
+    parsed = parse(rss(item(link="https://a.example/1", date="Fri, 01 Jan 2027 00:00:00 GMT")))
+    assert parsed.items[0].published == NOW
+
+
+def test_unreadable_date_falls_back_to_fetch_time_without_losing_the_item() -> None:
+    parsed = parse(rss(item(link="https://a.example/1", date="sometime next week")))
+    assert [i.published for i in parsed.items] == [NOW]
+
+
+# ----------------------------------------------------------------------------------------------- identity
+def test_item_without_guid_or_link_gets_a_hash_id_stable_across_polls() -> None:
+    body = rss(item(title="No identity", date="Tue, 24 Feb 2026 10:00:00 GMT"))
+    first = parse(body).items[0]
+    later = parse_feed(body, RSS_HEADERS, feed_id="f", source_kind=SourceKind.ORDINARY, fetched_at=NOW + timedelta(1))
+    assert first.item_id.startswith("sha256:") and first.link is None
+    assert first.item_id == later.items[0].item_id
+
+
+def test_item_without_guid_is_identified_by_its_canonical_link() -> None:
+    a = parse(rss(item(link="https://a.example/x?utm_source=rss"))).items[0]
+    b = parse(rss(item(link="https://a.example/x?utm_source=email#top"))).items[0]
+    assert a.item_id == b.item_id == "https://a.example/x"
+
+
+def test_duplicate_entries_within_one_document_appear_once() -> None:
+    same = item(title="Same", link="https://a.example/1", guid="g1")
+    parsed = parse(rss(same, same, item(title="Other", link="https://a.example/2", guid="g2")))
+    assert [i.item_id for i in parsed.items] == ["g1", "g2"]
+
+
+def test_guid_reused_for_different_links_keeps_every_item_with_order_independent_ids() -> None:
+    old = item(title="Old", link="https://a.example/old", guid="g", date="Mon, 23 Feb 2026 10:00:00 GMT")
+    new = item(title="New", link="https://a.example/new", guid="g", date="Tue, 24 Feb 2026 10:00:00 GMT")
+    forward = {i.title: i.item_id for i in parse(rss(old, new)).items}
+    backward = {i.title: i.item_id for i in parse(rss(new, old)).items}
+    assert forward == backward
+    assert forward["Old"] == "g" and forward["New"].startswith("g#")
+
+
+def test_changing_guid_for_the_same_link_keeps_the_same_canonical_link() -> None:
+    poll1 = parse(rss(item(link="https://a.example/story?utm_source=a", guid="v1"))).items[0]
+    poll2 = parse(rss(item(link="https://a.example/story?utm_source=b", guid="v2"))).items[0]
+    # The ids follow the guid (as specified); the canonical link is what lets the store match them.
+    assert (poll1.item_id, poll2.item_id) == ("v1", "v2")
+    assert poll1.link == poll2.link == "https://a.example/story"
+
+
+def test_every_item_id_is_unique_within_a_document() -> None:
+    entries = [item(title=f"t{i % 3}", link=f"https://a.example/{i % 4}", guid=f"g{i % 2}") for i in range(24)]
+    ids = [i.item_id for i in parse(rss(*entries)).items]
+    assert len(ids) == len(set(ids)) == 12  # 12 distinct (guid, link, title) combinations
+
+
+def test_summary_is_cut_to_about_two_thousand_characters() -> None:
+    body = rss(
+        f"<item><title>t</title><link>https://a.example/1</link><description>{'word ' * 2000}</description></item>"
+    )
+    summary = parse(body).items[0].summary
+    assert 1000 < len(summary) <= 2001 and summary.endswith("…")
+
+
+# ----------------------------------------------------------------------------------------- not feeds
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b"", "not a feed: empty body"),
+        (b"  \n ", "not a feed: empty body"),
+        ((FEEDS / "html_page.html").read_bytes(), "not a feed: looks like HTML"),
+        (b'{"items": []}', "not a feed: looks like JSON"),
+        (b"plain words, nothing more", "not a feed: no RSS or Atom document found"),
+    ],
+)
+def test_documents_that_are_not_feeds_are_reported_as_such(body: bytes, error: str) -> None:
+    parsed = parse(body, {"content-type": "text/html"})
+    assert (parsed.is_feed, parsed.items, parsed.error) == (False, (), error)
+
+
+def test_invalid_utf8_is_a_warning_and_items_survive_without_control_characters() -> None:
+    body = rss(item(title="Bad \xff\xfe bytes \x01 here", link="https://a.example/1")).replace(
+        "\xff\xfe".encode(), b"\xff\xfe"
+    )
+    parsed = parse(body)
+    assert parsed.is_feed and len(parsed.items) == 1
+    assert parsed.items[0].title.startswith("Bad") and "\x01" not in parsed.items[0].title
+
+
+def test_utf16_feed_is_read() -> None:
+    body = rss(item(title="Ünïcode", link="https://a.example/1")).decode().replace("utf-8", "utf-16")
+    parsed = parse(body.encode("utf-16"), {"content-type": "application/xml"})
+    assert [i.title for i in parsed.items] == ["Ünïcode"]
+
+
+# ---------------------------------------------------------------------------------------- hostile input
+def _timed(body: bytes) -> tuple[ParsedFeed, float, int]:
+    parse(rss(item(link="https://warm.example/")))  # import and warm feedparser outside the measurement
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    try:
+        parsed = parse(body)
+        return parsed, time.perf_counter() - t0, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_billion_laughs_is_parsed_fast_in_bounded_memory_without_expansion() -> None:
+    parsed, seconds, peak = _timed((FEEDS / "billion_laughs.xml").read_bytes())
+    assert seconds < 0.5 and peak < 20 * 2**20
+    assert [i.title for i in parsed.items] == ["Harmless headline"]
+    assert "lol" not in parsed.items[0].summary
+
+
+def test_quadratic_blowup_is_parsed_fast_in_bounded_memory() -> None:
+    entity = b"A" * 100_000
+    refs = b"&a;" * 30_000  # would expand to 3 GB
+    body = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY a "' + entity + b'">\n]>\n<rss version="2.0"><channel>'
+        b"<title>Q</title><item><title>Quad</title><link>https://q.example/1</link><description>"
+        + refs
+        + b"</description></item></channel></rss>"
+    )
+    parsed, seconds, peak = _timed(body)
+    assert seconds < 0.5 and peak < 50 * 2**20
+    assert [(i.title, i.summary) for i in parsed.items] == [("Quad", "")]
+
+
+def test_external_entity_is_never_resolved() -> None:
+    parsed, seconds, _ = _timed((FEEDS / "external_entity.xml").read_bytes())
+    assert [i.title for i in parsed.items] == ["Before after"]
+    assert "root:" not in parsed.items[0].summary and seconds < 0.5
+
+
+def test_harmless_single_character_entities_in_a_doctype_still_work() -> None:
+    body = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE rss [<!ENTITY nbsp "&#160;"><!ENTITY co "Co">]>\n'
+        b'<rss version="2.0"><channel><title>E</title><item><title>A&nbsp;B &co;</title>'
+        b"<link>https://e.example/1</link></item></channel></rss>"
+    )
+    assert strip_doctype(body).count(b"<!ENTITY") == 2
+    assert [i.title for i in parse(body).items] == ["A B Co"]
+
+
+def test_fifty_item_feed_parses_in_a_few_milliseconds() -> None:
+    entries = [
+        item(
+            title=f"Story {n} &amp; more",
+            link=f"https://a.example/{n}?utm_source=x",
+            guid=f"id-{n}",
+            date="Tue, 24 Feb 2026 10:00:00 GMT",
+        )
+        for n in range(50)
+    ]
+    body = rss(*entries)
+    parse(body)
+    t0 = time.perf_counter()
+    for _ in range(10):
+        assert len(parse(body).items) == 50
+    assert (time.perf_counter() - t0) / 10 < 0.05  # a few ms on a quiet machine; generous for CI
