@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -169,7 +169,9 @@ def status(obj: Context, as_json: bool, check: bool) -> None:
 # --------------------------------------------------------------------------------------------- poll
 @main.command()
 @click.option("--feed", "feed_ids", multiple=True, help="Poll only this feed id (repeatable).")
-@click.option("--record", "record_dir", type=click.Path(file_okay=False), help="Write fetched bodies to a replay archive.")
+@click.option(
+    "--record", "record_dir", type=click.Path(file_okay=False), help="Write fetched bodies to a replay archive."
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per feed.")
 @click.pass_obj
 @handle_errors
@@ -242,7 +244,9 @@ def feeds(obj: Context, as_json: bool) -> None:
 
 # ---------------------------------------------------------------------------------------------- run
 @main.command()
-@click.option("--record", "record_dir", type=click.Path(file_okay=False), help="Write fetched bodies to a replay archive.")
+@click.option(
+    "--record", "record_dir", type=click.Path(file_okay=False), help="Write fetched bodies to a replay archive."
+)
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--metrics-port", type=int, default=None, help="Serve Prometheus metrics on 127.0.0.1:PORT.")
 @click.option("--once", is_flag=True, help="Run one tick and exit (for cron-style use).")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rapidfuzz import fuzz
@@ -62,11 +62,11 @@ def stem(word: str) -> str:
         word = word[:-3] + "y"
     elif len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
         word = word[:-1]
-    if len(word) > 5 and word.endswith("ing"):
+    if len(word) >= 5 and word.endswith("ing"):
         word = word[:-3]
-    elif len(word) > 4 and word.endswith("ed"):
+    elif len(word) >= 4 and word.endswith("ed") and not word.endswith("eed"):
         word = word[:-2]
-    return word[:-1] if len(word) > 3 and word.endswith("e") else word
+    return word[:-1] if len(word) > 2 and word.endswith("e") else word
 
 
 def content_words(text: str) -> list[tuple[str, str]]:
@@ -97,15 +97,19 @@ class Vocabulary:
 
 @dataclass
 class Cluster:
-    """One event of untracked news within the cluster window."""
+    """One event of untracked news within the cluster window.
+
+    Times are POSIX seconds (floats) rather than datetimes: the pool is the bulk of the stored state and is
+    serialised after every poll, so its JSON is kept cheap.
+    """
 
     id: str
     title: str  # normalised title of the first item, for fuzzy matching
-    first_at: datetime
-    last_at: datetime
-    stems: dict[str, int] = field(default_factory=dict)  # stem -> number of members that used it
+    first_ts: float
+    last_ts: float
+    stems: dict[str, int] = field(default_factory=dict)  # new-word stem -> number of members that used it
     surfaces: dict[str, str] = field(default_factory=dict)  # stem -> first surface form seen
-    members: list[list[str]] = field(default_factory=list)  # [outlet_key, published ISO, source kind]
+    members: list[list[Any]] = field(default_factory=list)  # [outlet_key, published POSIX seconds, source kind]
     syndication: list[str] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)  # Source JSON, capped
     development: str | None = None
@@ -115,15 +119,17 @@ class Cluster:
             self.surfaces.setdefault(s, surface)
         for s in {s for s, _ in words}:
             self.stems[s] = self.stems.get(s, 0) + 1
-        self.members.append([outlet_key, published.isoformat(), kind])
+        ts = published.timestamp()
+        self.members.append([outlet_key, ts, kind])
         if key not in self.syndication:
             self.syndication.append(key)
-        self.last_at = max(self.last_at, published)
+        self.last_ts = max(self.last_ts, ts)
 
-    def outlets_within(self, window_end: datetime, window: Any) -> set[str]:
-        """Distinct outlets among members published in ``(window_end - window, window_end]``."""
-        start = window_end - window
-        return {m[0] for m in self.members if start <= datetime.fromisoformat(m[1]) <= window_end}
+    def outlets_within(self, window_end: datetime, window: timedelta) -> set[str]:
+        """Distinct outlets among members published in ``[window_end - window, window_end]``."""
+        end = window_end.timestamp()
+        start = end - window.total_seconds()
+        return {m[0] for m in self.members if start <= m[1] <= end}
 
     def has_primary(self) -> bool:
         return any(m[2] == "primary" for m in self.members)
@@ -134,34 +140,37 @@ class Cluster:
         ranked = sorted((s for s in self.stems if s in novel), key=lambda s: (-self.stems[s], order[s]))
         return [self.surfaces[s] for s in ranked[:words]]
 
+    def copy(self) -> Cluster:
+        return Cluster(
+            self.id,
+            self.title,
+            self.first_ts,
+            self.last_ts,
+            dict(self.stems),
+            dict(self.surfaces),
+            [list(m) for m in self.members],
+            list(self.syndication),
+            [dict(s) for s in self.sources],
+            self.development,
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "title": self.title,
-            "first_at": self.first_at.isoformat(),
-            "last_at": self.last_at.isoformat(),
-            "stems": dict(self.stems),
-            "surfaces": dict(self.surfaces),
-            "members": [list(m) for m in self.members],
-            "syndication": list(self.syndication),
-            "sources": [dict(s) for s in self.sources],
+            "first_ts": self.first_ts,
+            "last_ts": self.last_ts,
+            "stems": self.stems,
+            "surfaces": self.surfaces,
+            "members": self.members,
+            "syndication": self.syndication,
+            "sources": self.sources,
             "development": self.development,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Cluster:
-        return cls(
-            id=data["id"],
-            title=data["title"],
-            first_at=datetime.fromisoformat(data["first_at"]),
-            last_at=datetime.fromisoformat(data["last_at"]),
-            stems=dict(data["stems"]),
-            surfaces=dict(data["surfaces"]),
-            members=[list(m) for m in data["members"]],
-            syndication=list(data["syndication"]),
-            sources=[dict(s) for s in data["sources"]],
-            development=data["development"],
-        )
+        return cls(**data).copy()
 
 
 class ClusterIndex:
@@ -216,13 +225,14 @@ def best_cluster(
     if same is not None and same in clusters:
         return same
     best: tuple[int, float, str] | None = None
-    for cid, shared in index.candidates(novel).items():
+    for cid in index.candidates(novel):
         cluster = clusters.get(cid)
         if cluster is None:
-            continue
+            continue  # the index may be shared with a newer state: trust only the cluster itself
+        shared = sum(1 for s in novel if s in cluster.stems)
         if shared < 2 and similarity(title, cluster.title) < threshold:
             continue
-        rank = (shared, cluster.last_at.timestamp(), cid)
+        rank = (shared, cluster.last_ts, cid)
         if best is None or rank > best:
             best = rank
     return best[2] if best else None

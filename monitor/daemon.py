@@ -178,8 +178,9 @@ class Daemon:
             self.scheduler.add_job(func, next_run_time=datetime.now(UTC))
 
     def _digest_jobs(self) -> None:
-        from apscheduler.triggers.cron import CronTrigger
         from zoneinfo import ZoneInfo
+
+        from apscheduler.triggers.cron import CronTrigger
 
         for channel in self.settings.channels:
             if channel.mode == "digest":

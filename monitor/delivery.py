@@ -16,10 +16,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from monitor.config import ChannelConfig, Settings
-from monitor.domain import Confidence, Development, DeliveryStatus, DevelopmentKind, Severity, iso_utc
+from monitor.domain import Confidence, DeliveryStatus, Development, DevelopmentKind, Severity, iso_utc
 
 if TYPE_CHECKING:
-    from monitor.store import Store, Tx
+    from monitor.store import Store
 
 log = logging.getLogger("monitor.delivery")
 CLAIM_BATCH = 50

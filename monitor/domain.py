@@ -100,6 +100,10 @@ class DeliveryStatus(enum.StrEnum):
     DEAD = "dead"  # gave up after the maximum age; reported as an operations development
 
 
+AGGREGATOR_DOMAINS = frozenset({"news.google.com", "bing.com", "msn.com", "news.yahoo.com", "feedproxy.google.com"})
+"""Hosts whose links stand for many outlets; an item's outlet is then judged by its name."""
+
+
 def domain_of(link: str | None) -> str:
     """The host of a link without a leading ``www.``, lower-cased; '' when there is none."""
     if not link:
@@ -128,8 +132,15 @@ class Item:
 
     @property
     def outlet_key(self) -> str:
-        """Identity of the outlet for independence checks: the link's domain, else the outlet name."""
-        return domain_of(self.link) or self.outlet.strip().lower()
+        """Identity of the outlet for independence checks: the link's domain, else the outlet name.
+
+        Aggregator links (Google News, Bing, MSN) all share one domain whatever the outlet, so for them the
+        outlet's name (from the feed's ``<source>``) is the identity.
+        """
+        domain = domain_of(self.link)
+        if not domain or domain in AGGREGATOR_DOMAINS or domain.endswith(".google.com"):
+            return self.outlet.strip().lower() or domain
+        return domain
 
     @property
     def text(self) -> str:

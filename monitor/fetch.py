@@ -27,6 +27,7 @@ ACCEPT = (
 )
 _REDIRECTS = {301, 302, 303, 307, 308}
 _PERMANENT = {301, 308}
+_DRAIN_LIMIT = 64 * 1024  # unwanted body bytes worth reading to keep a connection alive
 _INFLATE_STEP = 64 * 1024  # decoded bytes produced per decompress call: bounds memory per step
 
 
@@ -291,6 +292,7 @@ class Fetcher:
                     only_permanent = only_permanent and status in _PERMANENT
                     if only_permanent:
                         permanent = target
+                    await _drain(resp)
                     hops.append(target)
                     visited.add(target)
                     url = target
@@ -302,6 +304,8 @@ class Fetcher:
                     async for chunk in resp.aiter_raw():
                         decoder.feed(chunk)
                     body = decoder.body()
+                else:
+                    await _drain(resp)
                 response_headers = {k.lower(): v for k, v in resp.headers.items()}
                 break
         ok = 200 <= status < 300 or status == 304
@@ -325,6 +329,16 @@ class Fetcher:
             body_sha256=hashlib.sha256(body).hexdigest() if body is not None else None,
             redirects=tuple(hops),
         )
+
+
+async def _drain(resp: httpx.Response) -> None:
+    """Read a small unwanted body (304, error page, redirect) so the keep-alive connection can be reused;
+    a large one is abandoned instead, which closes the connection."""
+    seen = 0
+    async for chunk in resp.aiter_raw():
+        seen += len(chunk)
+        if seen > _DRAIN_LIMIT:
+            return
 
 
 def _brief(exc: BaseException) -> str:

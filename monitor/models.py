@@ -345,6 +345,11 @@ class OutboxRow:
     repeat_until_ack: bool
     repeat_seq: int
 
+    @property
+    def targets_json(self) -> str:
+        """The per-target results as stored (JSON text)."""
+        return dumps(list(self.targets))
+
 
 # ------------------------------------------------------------------ row -> value conversions
 def feed_row(row: Any) -> FeedRow:

@@ -46,7 +46,7 @@ class TargetResult:
 def url_secrets(url: str) -> set[str]:
     """Every piece of ``url`` that may be a credential: user, password, host-like tokens, path segments and
     query values (raw and percent-decoded), except what ``mask_secret_url`` shows anyway (scheme, mail host)."""
-    scheme, sep, rest = url.partition("://")
+    _scheme, sep, rest = url.partition("://")
     if not sep:
         return {url} if url else set()
     shown = set(re.split(r"[/:@*]+", mask_secret_url(url)))

@@ -49,7 +49,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2
 _MENTION = re.compile(r"([@＠])(?=(?:everyone|channel|here|all|room)\b)", re.IGNORECASE)
 _SLACK_SPECIAL = re.compile(r"<(?=[!@#])")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&=:\"'])")
-_URL_UNSAFE = re.compile(r"[\s\"'<>()\\`{}|^\[\]]")
+_URL_UNSAFE = re.compile(r"[\s\"'<>()\\`{}|^\[\]@]")
 
 
 @dataclass(frozen=True)
@@ -74,13 +74,19 @@ def clean_text(text: str, *, single_line: bool = False) -> str:
     return "\n".join(line.rstrip() for line in text.strip().split("\n"))
 
 
-def terminal_safe(text: str) -> str:
-    """Text that cannot drive a terminal: escape sequences and control characters (but newlines) removed."""
-    return clean_text(text)
+def terminal_safe(text: str, *, keep_newlines: bool = True) -> str:
+    """Text that cannot drive a terminal: escape sequences and control characters removed.
+
+    Newlines (and tabs) are kept unless ``keep_newlines`` is false, which folds the text onto one line.
+    """
+    return clean_text(text, single_line=not keep_newlines)
 
 
 def neutralise_mentions(text: str) -> str:
-    """Break chat mentions so they notify nobody: ``@everyone`` -> ``@\\u200beveryone``, ``<!here>`` -> ``<\\u200b!here>``."""
+    """Break chat mentions so they notify nobody.
+
+    ``@everyone`` -> ``@\\u200beveryone``, ``<!here>`` -> ``<\\u200b!here>``, ``<@U123>`` -> ``<\\u200b@U123>``.
+    """
     return _SLACK_SPECIAL.sub("<\u200b", _MENTION.sub("\\1\u200b", text))
 
 
@@ -102,7 +108,7 @@ def escape_markdown(text: str) -> str:
 
 def safe_link(link: str | None) -> str | None:
     """An absolute http(s) URL made safe for a Markdown link or an HTML attribute, else None (javascript:,
-    data:, relative and malformed links are dropped)."""
+    data:, relative, malformed and user-info links are dropped)."""
     if not link:
         return None
     link = link.strip()
@@ -114,6 +120,9 @@ def safe_link(link: str | None) -> str | None:
         return None
     if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
         return None
+    if "@" in parts.netloc:  # userinfo: "https://reuters.com@evil.example" only looks like Reuters
+        return None
+    # "@" further on is encoded too: a chat service would read "/@everyone" in a shown URL as a mention
     return _URL_UNSAFE.sub(lambda m: quote(m.group(0), safe=""), link)
 
 
@@ -129,22 +138,22 @@ def untrusted(text: str | None, fmt: Format, limit: int, *, single_line: bool = 
 # ------------------------------------------------------------------------------------------- templates
 @lru_cache(maxsize=4)
 def _environment(fmt: Format) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+    # HTML autoescapes; Markdown and text get values escaped in Python (Jinja2 only knows HTML escaping).
+    # Sandboxed because channel templates come from the config file, and StrictUndefined so a typo in one is
+    # reported (and the shipped template used) rather than rendering an empty message.
+    return ImmutableSandboxedEnvironment(
         loader=PackageLoader("monitor", "templates"),
         autoescape=fmt == "html",
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
-        keep_trailing_newline=False,
     )
-    return env
 
 
 def _template(fmt: Format, name: str, override: str | None) -> Template:
-    env = _environment(fmt)
     if override:
         return _compile_override(fmt, override)
-    return env.get_template(name)
+    return _environment(fmt).get_template(name)
 
 
 @lru_cache(maxsize=64)
@@ -373,9 +382,15 @@ def render_digest(
         if len(body) > BODY_MAX:
             per_dev = 1
             body = _render(f, f"digest.{f}.j2", context(f, shown, per_dev))
-        while len(body) > BODY_MAX and shown > 1:
-            shown -= 1
-            body = _render(f, f"digest.{f}.j2", context(f, shown, per_dev))
+        if len(body) > BODY_MAX:  # binary search for the most developments that fit (length grows with count)
+            low, high = 1, shown - 1
+            while low < high:
+                middle = (low + high + 1) // 2
+                if len(_render(f, f"digest.{f}.j2", context(f, middle, per_dev))) <= BODY_MAX:
+                    low = middle
+                else:
+                    high = middle - 1
+            body = _render(f, f"digest.{f}.j2", context(f, low, per_dev))
         return fit(body, f)
 
     title = cut(" ".join(_render(title_fmt, "digest_title.j2", context(title_fmt, 0, 0)).split()), TITLE_MAX)

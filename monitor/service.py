@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("monitor.service")
 RECENT_FOR_DEADLINES = timedelta(hours=48)
+STALE_DEADLINE = timedelta(days=1)
 
 
 @dataclass
@@ -44,7 +45,9 @@ class PollReport:
     def line(self) -> str:
         status = self.http_status if self.http_status is not None else "-"
         err = f"  {self.error}" if self.error else ""
-        return f"{self.feed_id:<36} {self.outcome:<12} {status!s:<4} {self.new_items:>4} new  {self.elapsed_s:6.2f} s{err}"
+        return (
+            f"{self.feed_id:<36} {self.outcome:<12} {status!s:<4} {self.new_items:>4} new  {self.elapsed_s:6.2f} s{err}"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -189,7 +192,7 @@ class Service:
         if result.gone:
             return self._failed(feed, report, row, now, "HTTP 410 Gone: feed removed by its server; disabled",
                                 disable=True)
-        if result.error or result.body is None and not result.not_modified:
+        if result.error or (result.body is None and not result.not_modified):
             error = result.error or f"HTTP {result.status}"
             backoff = next_poll_after_failure(
                 now, row.consecutive_failures + 1, base=interval, cap=self.settings.monitor.backoff_cap,
@@ -342,13 +345,13 @@ class Service:
     @staticmethod
     def _thread_rows(story: StoryConfig, state: Any) -> Mapping[str, tuple[str, datetime | None, str | None]]:
         return {
-            thread_id: (status.state, status.since, status.development_key)
+            thread_id: (status.state, status.since, status.development)
             for thread_id, status in state.threads.items()
         }
 
     def check_deadlines(self, now: datetime) -> list[Development]:
         """Reminders, passing and resolution of every deadline, as of ``now``."""
-        from monitor.deadlines import DeadlineState, evaluate, initial_deadline_state
+        from monitor.deadlines import DeadlineState, evaluate, initial_deadline_state, reminder_offsets
 
         developments: list[Development] = []
         with self.store.write() as tx:
@@ -362,6 +365,15 @@ class Service:
                 for deadline in story.deadlines:
                     raw = tx.load_deadline_state(story.id, deadline.id)
                     state = DeadlineState.from_json(raw) if raw else initial_deadline_state(story, deadline)
+                    if raw is None and now - state.due_at > STALE_DEADLINE:
+                        # first seen long after it fell (a new install, an old story): record it as passed
+                        # quietly instead of announcing months-old news as if it had just happened
+                        state = replace(state, passed_at=state.due_at, reminders_sent=reminder_offsets(deadline))
+                        log.info("deadline %s/%s fell before monitoring began; not announced", story.id, deadline.id)
+                    elif raw is not None and state.original_due_at != deadline.due_utc:
+                        # the configured due time was edited: start that deadline afresh from the new time
+                        state = initial_deadline_state(story, deadline)
+                        raw = None
                     new_state, devs = evaluate(story, deadline, state, thread_states=threads, recent=recent, now=now)
                     if new_state != state or raw is None:
                         tx.save_deadline_state(story.id, deadline.id, new_state.due_at, new_state.to_json(), now)

@@ -33,10 +33,10 @@ from monitor.domain import SignalMode, StateKind
 from monitor.hedges import Modality
 from monitor.relevance import fold, phrase_pattern
 
-GAP_WORDS = 3
+GAP_WORDS = 4
 """How many other words may stand between two words of a cue ("declares [Anthropic] a supply chain risk")."""
 
-OBJECT_WINDOW = 6
+OBJECT_WINDOW = 5
 """How many words right of a cue are searched for one of the thread's objects."""
 
 _ARTICLES = frozenset({"the", "a", "an"})
@@ -65,6 +65,7 @@ _IRREGULAR: dict[str, tuple[str, ...]] = {
 _PARTICIPLES = frozenset(p for forms in _IRREGULAR.values() for p in forms)
 _TOKEN = r"\w+(?:'\w+)?"
 _SEP = r"""[\s"']+"""
+_CONJUNCTIONS = frozenset({"as", "while", "when", "amid", "after", "before", "despite", "and", "but", "or"})
 _CLAUSE_END = re.compile(r"[;:.!?|\n]|,\s|\s-\s|\b(?:but|while|after|because)\b")
 
 
@@ -201,6 +202,7 @@ class SignalReader:
                 for line in lines:
                     found.extend(self._mentions(thread, line, offset))
                     offset += len(line) + 1
+                found = found[:1]  # the thread is mentioned; one signal says so
             signals.extend(found)
         return tuple(signals)
 
@@ -224,18 +226,33 @@ class SignalReader:
             if _after_determiner(folded, start):
                 out.append(Signal(thread.thread_id, "", SignalMode.MENTION, cue.cue, span, None))
                 continue
-            mode, qualifier = self._modality.before(line, start)
+            mode, qualifier = self._qualify(line, folded, start, end, cue)
             if cue.kind is StateKind.THREAT and mode is SignalMode.ACT:
                 mode = SignalMode.THREAT
             out.append(Signal(thread.thread_id, cue.state_id, mode, cue.cue, span, qualifier))
         return out
+
+    def _qualify(self, line: str, folded: str, start: int, end: int, cue: _Cue) -> tuple[SignalMode, str | None]:
+        """Hedges and negations left of the cue and in the gap between its words ("talks could collapse")."""
+        words = folded[:start].split()
+        if words and words[-1] == "from":
+            return SignalMode.NEGATED, "from"  # "enjoins Pentagon from blacklisting", "bars it from invoking"
+        mode, qualifier = self._modality.before(line, start)
+        if mode is SignalMode.NEGATED:
+            return mode, qualifier
+        gap = _gap_words(folded[start:end], cue.cue)
+        if gap:
+            gap_mode, gap_qualifier = self._modality.before(gap + " _", len(gap) + 1)
+            if gap_mode is SignalMode.NEGATED or (gap_mode is SignalMode.THREAT and mode is SignalMode.ACT):
+                return gap_mode, gap_qualifier
+        return mode, qualifier
 
     @staticmethod
     def _has_object(thread: _ThreadReader, folded: str, start: int, end: int) -> bool:
         if thread.objects is None:
             return True
         right = _clause_right(folded, end)
-        if thread.objects.search(right):
+        if thread.objects.search(right) or thread.objects.search(folded[start:end]):
             return True
         first_word = folded[start:end].split()[0] if folded[start:end].split() else ""
         if not (first_word.endswith(("ed", "en")) or first_word in _PARTICIPLES):
@@ -256,11 +273,27 @@ class SignalReader:
 
 
 def _clause_right(folded: str, end: int) -> str:
+    """The words right of a cue up to the end of its clause, at most OBJECT_WINDOW of them.
+
+    A conjunction after the first word also ends the clause: in "designates new chief as Anthropic deadline
+    nears", Anthropic belongs to the next clause."""
     rest = folded[end:]
     cut = _CLAUSE_END.search(rest)
     if cut:
         rest = rest[: cut.start()]
-    return " ".join(rest.split()[:OBJECT_WINDOW])
+    words = rest.split()[:OBJECT_WINDOW]
+    for index, word in enumerate(words[1:], start=1):
+        if word in _CONJUNCTIONS:
+            return " ".join(words[:index])
+    return " ".join(words)
+
+
+def _gap_words(matched: str, cue: str) -> str:
+    """The words of a match that are not the cue's own words (the gap filler), for hedge and negation checks."""
+    cue_forms: set[str] = set()
+    for word in fold(cue).split():
+        cue_forms |= inflections(word)
+    return " ".join(w for w in matched.split() if w.strip("\"'") not in cue_forms)
 
 
 def _clause_left(folded: str, start: int) -> str:

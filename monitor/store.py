@@ -274,8 +274,8 @@ class Tx:
         """Store items; return only those not seen before (by ``(feed_id, item_id)``), in the given order.
 
         An item seen again (even with an edited title) is not new and keeps its first text; its ``last_seen``
-        moves to this poll. ``seed`` marks the items of a feed's first poll (known, never news). Each feed's
-        ``items_seen`` grows by its new items. The poll time is the items' ``fetched_at``.
+        moves to this poll. ``seed`` marks the items of a feed's first poll (known, never news). The poll time is
+        the items' ``fetched_at``. The feed's ``items_seen`` counter is the caller's (``update_feed``).
         """
         if not items:
             return []
@@ -303,11 +303,6 @@ class Tx:
                     update(m.ITEM)
                     .where(m.ITEM.c.feed_id == feed_id, m.ITEM.c.item_id.in_(chunk))
                     .values(last_seen=seen_at)
-                )
-            added = sum(1 for i in new if i.feed_id == feed_id)
-            if added:
-                self._execute(
-                    update(m.FEED).where(m.FEED.c.id == feed_id).values(items_seen=m.FEED.c.items_seen + added)
                 )
         return new
 
@@ -349,15 +344,28 @@ class Tx:
         return int(self.session.scalar(query) or 0)
 
     def prune_items(self, older_than: datetime, keep_keys: Collection[tuple[str, str]] = ()) -> int:
-        """Delete items no poll has listed since ``older_than``, except ``keep_keys`` (evidence). Returns count."""
-        keep = set(keep_keys)
+        """Delete items no poll has listed since ``older_than``; returns how many.
+
+        Kept whatever their age: evidence of any stored development (its sources), ``keep_keys``, and the
+        items of each feed's latest stored listing (a feed answering "not modified" for a month still lists
+        them; pruned, they would come back as news when the feed next changes).
+        """
+        keep = set(keep_keys) | self._evidence_keys()
+        other = m.ITEM.alias("other")
+        latest = select(func.max(other.c.last_seen)).where(other.c.feed_id == m.ITEM.c.feed_id).scalar_subquery()
         rows = self._execute(select(m.ITEM.c.id, m.ITEM.c.feed_id, m.ITEM.c.item_id).where(
-            m.ITEM.c.last_seen < older_than
+            m.ITEM.c.last_seen < older_than, m.ITEM.c.last_seen < latest
         ))  # fmt: skip
         doomed = [r.id for r in rows if (r.feed_id, r.item_id) not in keep]
         for chunk in _chunks(doomed):
             self._execute(m.ITEM.delete().where(m.ITEM.c.id.in_(chunk)))
         return len(doomed)
+
+    def _evidence_keys(self) -> set[tuple[str, str]]:
+        keys: set[tuple[str, str]] = set()
+        for text in self.session.scalars(select(m.DEVELOPMENT.c.sources_json)):
+            keys.update((s.get("feed_id", ""), s.get("item_id", "")) for s in loads(text))
+        return keys
 
     # ------------------------------------------------------------------ story, thread and deadline state
     def load_story_state(self, story_id: str) -> dict[str, Any] | None:
@@ -446,6 +454,12 @@ class Tx:
             query = query.limit(limit)
         return [development_from_row(r) for r in reversed(self._execute(query).all())]
 
+    def count_developments(self, story_id: str | None = None) -> int:
+        query = select(func.count()).select_from(m.DEVELOPMENT)
+        if story_id is not None:
+            query = query.where(m.DEVELOPMENT.c.story_id == story_id)
+        return int(self.session.scalar(query) or 0)
+
     def development_record(self, key_or_seq: str | int) -> DevelopmentRecord | None:
         """Look a development up by key or by its number (``monitor ack 12``)."""
         columns = (m.DEVELOPMENT.c[n] for n in ("seq", "key", "created_at", "updated_at", "acknowledged_at"))
@@ -464,6 +478,10 @@ class Tx:
             self._execute(update(m.DEVELOPMENT).where(m.DEVELOPMENT.c.seq == record.seq).values(acknowledged_at=now))
         return True
 
+    def is_acknowledged(self, key_or_seq: str | int) -> bool:
+        record = self.development_record(key_or_seq)
+        return record is not None and record.acknowledged_at is not None
+
     # ------------------------------------------------------------------ outbox
     def enqueue(
         self,
@@ -476,11 +494,23 @@ class Tx:
         targets: int | Sequence[str],
         repeat_until_ack: bool = False,
         repeat_seq: int = 0,
+        repeat: bool = False,
     ) -> bool:
-        """Queue a message; False if this (development, channel, confidence, repeat) is already queued.
+        """Queue a message; False if this (development, channel, confidence, repeat_seq) is already queued.
 
         ``targets`` is the number of apprise URLs or their masked labels; each gets a result slot.
+        ``repeat=True`` queues one more copy (a critical alert repeating until acknowledged): the next
+        ``repeat_seq`` after those queued, marked ``repeat_until_ack``.
         """
+        if repeat:
+            latest = self.session.scalar(
+                select(func.max(m.OUTBOX.c.repeat_seq)).where(
+                    m.OUTBOX.c.development_key == development_key,
+                    m.OUTBOX.c.channel_id == channel_id,
+                    m.OUTBOX.c.confidence == confidence.value,
+                )
+            )
+            repeat_until_ack, repeat_seq = True, (-1 if latest is None else int(latest)) + 1
         labels = [f"#{n}" for n in range(targets)] if isinstance(targets, int) else list(targets)
         slots = [{"target": label, "ok": False, "attempts": 0, "error": None} for label in labels]
         statement = dialect_insert(self._dialect, m.OUTBOX).values(

@@ -107,6 +107,7 @@ class StoryState:
     seen: dict[str, str] = field(default_factory=dict)  # link or feed:item -> published ISO, recent only
     counters: dict[str, int] = field(default_factory=dict)
     _index: ClusterIndex | None = field(default=None, compare=False, repr=False)
+    _owned: set[str] = field(default_factory=set, compare=False, repr=False)  # records copied by this state
 
     def index(self) -> ClusterIndex:
         if self._index is None:
@@ -114,17 +115,34 @@ class StoryState:
         return self._index
 
     def copy(self) -> StoryState:
-        """A copy safe to change without touching this one (records are copied on write by the reducer)."""
-        clusters = {k: Cluster.from_json(c.to_json()) for k, c in self.clusters.items()}
-        return StoryState(
+        """A copy sharing the records, which the reducer copies before changing one (copy on write).
+
+        The derived cluster index moves to the copy (this state rebuilds its own if it is ever used again),
+        so a chain of polls never rebuilds it.
+        """
+        copied = StoryState(
             story_id=self.story_id,
-            threads={k: ThreadStatus(v.state, v.since, v.development) for k, v in self.threads.items()},
-            developments={k: v.copy() for k, v in self.developments.items()},
-            clusters=clusters,
+            threads=dict(self.threads),  # ThreadStatus values are replaced, never changed in place
+            developments=dict(self.developments),
+            clusters=dict(self.clusters),
             vocabulary=Vocabulary(dict(self.vocabulary.counts), self.vocabulary.cap),
             seen=dict(self.seen),
             counters=dict(self.counters),
         )
+        copied._index, self._index = self._index, None
+        return copied
+
+    def own_development(self, key: str) -> DevRecord:
+        if key not in self._owned:
+            self.developments[key] = self.developments[key].copy()
+            self._owned.add(key)
+        return self.developments[key]
+
+    def own_cluster(self, cid: str) -> Cluster:
+        if f"cluster:{cid}" not in self._owned:
+            self.clusters[cid] = self.clusters[cid].copy()
+            self._owned.add(f"cluster:{cid}")
+        return self.clusters[cid]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -294,7 +312,7 @@ def _apply_thread(
             continue
         record = _joinable(state, tid, target, status, key)
         if record is not None:
-            _join(story, record, item, key, signal.cue)
+            record = _join(story, state, record, item, key, signal.cue)
             touched[record.key] = None
             return Evidence(item.item_id, "joined", tid, target, signal.mode.value, signal.cue, record.key)
         if thread.allows(status.state, target):
@@ -356,6 +374,7 @@ def _move(
     )
     _add_source(record, item, key, cue)
     state.developments[dev_key] = record
+    state._owned.add(dev_key)
     state.threads[tid] = ThreadStatus(target, item.published, dev_key)
     return record
 
@@ -366,8 +385,9 @@ def _initial_confidence(item: Item) -> Confidence:
     return Confidence.REPORTED
 
 
-def _join(story: StoryConfig, record: DevRecord, item: Item, key: str, cue: str | None) -> None:
+def _join(story: StoryConfig, state: StoryState, shared: DevRecord, item: Item, key: str, cue: str | None) -> DevRecord:
     """Add an item to a development; raise it to CONFIRMED once on independent corroboration."""
+    record = state.own_development(shared.key)
     if record.confidence != Confidence.CONFIRMED.value:
         strong = item.source_kind in (SourceKind.PRIMARY, SourceKind.WIRE)
         independent = item.outlet_key not in record.outlets and key not in record.syndication
@@ -375,6 +395,7 @@ def _join(story: StoryConfig, record: DevRecord, item: Item, key: str, cue: str 
         if in_window and (strong or independent):
             record.confidence = Confidence.CONFIRMED.value
     _add_source(record, item, key, cue)
+    return record
 
 
 def _add_source(record: DevRecord, item: Item, key: str, cue: str | None) -> None:
@@ -415,7 +436,7 @@ def _join_rewrite(
                 seen = {s for t in record.titles for s, _ in content_words(t)}
                 rewrite = extra <= seen
         if copy or rewrite:
-            _join(engine.story, record, item, key, None)
+            _join(engine.story, state, record, item, key, None)
             touched[record.key] = None
             return Evidence(item.item_id, "joined", record.thread, record.to_state, development=record.key)
     return None
@@ -448,8 +469,9 @@ def _pool(
     if cid is None:
         state.counters["cluster"] = state.counters.get("cluster", 0) + 1
         cid = f"c{state.counters['cluster']}"
-        state.clusters[cid] = Cluster(cid, key, item.published, item.published)
-    cluster = state.clusters[cid]
+        state.clusters[cid] = Cluster(cid, key, item.published.timestamp(), item.published.timestamp())
+        state._owned.add(f"cluster:{cid}")
+    cluster = state.own_cluster(cid)
     cluster.add(novel_words, item.outlet_key, item.published, item.source_kind.value, key)
     index.add(cluster, novel, [key])
     if len(cluster.sources) < MAX_SOURCES and all(s.get("link") != item.link for s in cluster.sources):
@@ -457,7 +479,7 @@ def _pool(
     if cluster.development is not None:
         record = state.developments.get(cluster.development)
         if record is not None:
-            _join(story, record, item, key, None)
+            _join(story, state, record, item, key, None)
             touched[record.key] = None
             return Evidence(item.item_id, "joined", development=record.key)
         return Evidence(item.item_id, "pooled")
@@ -489,6 +511,7 @@ def _pool(
         sources=[dict(s) for s in cluster.sources],
     )
     state.developments[dev_key] = record
+    state._owned.add(dev_key)
     cluster.development = dev_key
     touched[dev_key] = None
     return Evidence(item.item_id, "moved", development=dev_key)
@@ -503,7 +526,7 @@ def _prune(story: StoryConfig, state: StoryState, now: datetime) -> None:
     if len(state.seen) > 64:
         state.seen = {k: v for k, v in state.seen.items() if v >= seen_horizon}
     pool_horizon = now - story.new_developments.cluster_window
-    stale = [c for c in state.clusters.values() if c.last_at < pool_horizon]
+    stale = [c for c in state.clusters.values() if c.last_ts < pool_horizon.timestamp()]
     if stale:
         index = state.index()
         for cluster in stale:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.config import Settings, mask_database_url, mask_secret_url
 from monitor.domain import DeliveryStatus, iso_utc
-from monitor.durations import countdown, format_duration, parse_duration
+from monitor.durations import format_duration, parse_duration
 
 if TYPE_CHECKING:
     from monitor.store import Store
@@ -200,8 +200,8 @@ def status_report(settings: Settings, store: Store, now: datetime) -> dict[str, 
             stories.append({"id": story.id, "title": story.title, "threads": threads, "deadlines": deadlines})
         outbox_rows = tx.outbox()
     deliveries: dict[str, int] = {s.value: 0 for s in DeliveryStatus}
-    for row in outbox_rows:
-        deliveries[row.status] = deliveries.get(row.status, 0) + 1
+    for delivery in outbox_rows:
+        deliveries[delivery.status] = deliveries.get(delivery.status, 0) + 1
     dead = [
         {"id": r.id, "channel": r.channel_id, "development": r.development_key, "last_error": r.last_error}
         for r in outbox_rows

@@ -46,6 +46,11 @@ class Route:
         return self._wire
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # the default backlog of 5 drops SYNs under load: 1 s retransmit stalls
+    daemon_threads = True
+
+
 @dataclass(frozen=True)
 class SeenRequest:
     path: str
@@ -63,7 +68,7 @@ class FeedServer:
         self.max_inflight = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._httpd = _Server(("127.0.0.1", 0), _make_handler(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="feedserver", daemon=True

@@ -12,6 +12,7 @@ answer) or ``HANG`` (never answer; released when the receiver stops). Both are c
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import json
@@ -44,7 +45,7 @@ class _Collector:
         self.envelopes: list[tuple[str, list[str]]] = []
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd hook)
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.messages.append(parsed)  # type: ignore[arg-type]
@@ -125,7 +126,7 @@ class HttpReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server hook)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 answer = receiver._next_answer(self.path)
@@ -135,10 +136,8 @@ class HttpReceiver:
                     receiver._release.wait(30)
                 if answer in (HANG, CLOSE):
                     self.close_connection = True
-                    try:
+                    with contextlib.suppress(OSError):
                         self.connection.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
                     return
                 self.send_response(int(answer))
                 self.send_header("Content-Type", "application/json")
@@ -146,14 +145,14 @@ class HttpReceiver:
                 self.end_headers()
                 self.wfile.write(b"{}")
 
-            do_PUT = do_POST  # noqa: N815
+            do_PUT = do_POST
 
             def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
                 return
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
 
@@ -191,8 +190,11 @@ class HttpReceiver:
 
     def delivered(self, path: str | None = None) -> list[Received]:
         """Requests answered with a 2xx status (the messages the target really accepted), optionally for a path."""
-        return [r for r in self.requests if isinstance(r.answer, int) and 200 <= r.answer < 300
-                and (path is None or r.path.split("?", 1)[0] == path)]
+        return [
+            r
+            for r in self.requests
+            if isinstance(r.answer, int) and 200 <= r.answer < 300 and (path is None or r.path.split("?", 1)[0] == path)
+        ]
 
     def __iter__(self) -> Iterator[Received]:
         return iter(self.requests)

@@ -21,21 +21,41 @@ SECRET = "s3cr3tTOKENvalue"
 
 
 def development(title: str = "Pentagon designates Anthropic a supply chain risk", **kw: Any) -> Development:
-    sources = kw.pop("sources", (
-        Source(outlet="Reuters", title="Pentagon designates Anthropic", link="https://www.reuters.com/a",
-               published=AT),
-    ))
+    sources = kw.pop(
+        "sources",
+        (
+            Source(
+                outlet="Reuters", title="Pentagon designates Anthropic", link="https://www.reuters.com/a", published=AT
+            ),
+        ),
+    )
     return Development(
-        key="k", kind=DevelopmentKind.THREAD_CHANGE, story_id="anthropic-pentagon", at=AT, title=title,
-        severity=Severity.CRITICAL, confidence=Confidence.CONFIRMED, thread_id="designation",
-        from_state="threatened", to_state="designated", sources=sources, **kw,
+        key="k",
+        kind=DevelopmentKind.THREAD_CHANGE,
+        story_id="anthropic-pentagon",
+        at=AT,
+        title=title,
+        severity=Severity.CRITICAL,
+        confidence=Confidence.CONFIRMED,
+        thread_id="designation",
+        from_state="threatened",
+        to_state="designated",
+        sources=sources,
+        **kw,
     )
 
 
 def message(fmt: Any = "html", dev: Development | None = None) -> Message:
-    return render(dev or development(), fmt=fmt, story_title="Pentagon ultimatum", thread_line="designation: designated",
-                  countdown="passed 1 h ago", display_zone="UTC", story_zone="America/New_York",
-                  now=AT + timedelta(minutes=5))
+    return render(
+        dev or development(),
+        fmt=fmt,
+        story_title="Pentagon ultimatum",
+        thread_line="designation: designated",
+        countdown="passed 1 h ago",
+        display_zone="UTC",
+        story_zone="America/New_York",
+        now=AT + timedelta(minutes=5),
+    )
 
 
 class Markup(HTMLParser):
@@ -70,13 +90,17 @@ def test_html_email_arrives_with_subject_html_and_plain_parts_and_links() -> Non
     assert "Pentagon designates Anthropic" in body["plain"] and "<" not in body["plain"]
 
 
-def test_hostile_headline_arrives_inert_in_a_real_email() -> None:
-    dev = development(title=f"Pentagon {EVIL}", sources=(
-        Source(outlet="Evil", title=EVIL, link="javascript:alert(document.cookie)", published=AT),
-        Source(outlet="Good", title="Good one", link="https://apnews.com/b", published=AT),
-    ))
+@pytest.mark.parametrize("fmt", ["html", "markdown"])  # apprise turns Markdown into HTML for email
+def test_hostile_headline_arrives_inert_in_a_real_email(fmt: Any) -> None:
+    dev = development(
+        title=f"Pentagon {EVIL}",
+        sources=(
+            Source(outlet="Evil", title=EVIL, link="javascript:alert(document.cookie)", published=AT),
+            Source(outlet="Good", title="Good one", link="https://apnews.com/b", published=AT),
+        ),
+    )
     with SmtpReceiver() as smtp:
-        assert send([smtp.mailto_url()], message("html", dev), timeout=10)[0].ok
+        assert send([smtp.mailto_url()], message(fmt, dev), timeout=10)[0].ok
         [mail] = smtp.messages
     html = parts(mail)["html"]
     markup = Markup(html)
@@ -217,7 +241,8 @@ def test_console_and_webhook_on_one_channel_report_per_index() -> None:
     assert [(r.index, r.ok) for r in results] == [(0, True), (1, False)]
 
 
-@pytest.mark.parametrize(("label", "expected"), [("critical", "failure"), ("warning", "warning"),
-                                                  ("notice", "info"), ("info", "info")])
+@pytest.mark.parametrize(
+    ("label", "expected"), [("critical", "failure"), ("warning", "warning"), ("notice", "info"), ("info", "info")]
+)
 def test_notify_type_follows_severity(label: str, expected: str) -> None:
     assert notify_type_for(label) == expected

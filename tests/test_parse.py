@@ -292,3 +292,27 @@ def test_fifty_item_feed_parses_in_a_few_milliseconds() -> None:
     for _ in range(10):
         assert len(parse(body).items) == 50
     assert (time.perf_counter() - t0) / 10 < 0.05  # a few ms on a quiet machine; generous for CI
+
+
+# ------------------------------------------------------------------------------------ fast path vs feedparser
+def _key(parsed: ParsedFeed) -> tuple[object, ...]:
+    return parsed.title, [(i.item_id, i.title, i.summary, i.link, i.outlet, i.published) for i in parsed.items]
+
+
+@pytest.mark.parametrize("name", ["rss_basic.xml", "atom_basic.xml", "gnews.xml"])
+def test_fast_path_gives_exactly_what_feedparser_gives_on_ordinary_feeds(name: str) -> None:
+    body = (FEEDS / name).read_bytes()
+    fast = parse(body, base_url="https://base.example/feed")
+    slow = parse(body, base_url="https://base.example/feed", fast=False)
+    assert fast.items and _key(fast) == _key(slow)
+
+
+def test_fast_path_declines_what_it_does_not_understand_and_feedparser_handles_it() -> None:
+    xhtml = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><title>X</title><entry><id>e1</id>'
+        b'<title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">Rich <b>title</b></div></title></entry></feed>'
+    )
+    latin1 = rss(item(title="caf\xe9", link="https://a.example/1")).replace(b"utf-8", b"iso-8859-1")
+    latin1 = latin1.replace("caf\xe9".encode(), "caf\xe9".encode("latin-1"))
+    assert [i.title for i in parse(xhtml, {}).items] == ["Rich title"]
+    assert [i.title for i in parse(latin1, {}).items] == ["caf\xe9"]

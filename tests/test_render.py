@@ -34,8 +34,12 @@ FORMATS: tuple[Format, ...] = ("text", "markdown", "html")
 EVIL_HEADLINE = 'Pentagon acts <script>alert("x")</script> <img src=x onerror=alert(1)> @everyone'
 
 
-def source(title: str = "Pentagon designates Anthropic", link: str | None = "https://www.reuters.com/a",
-           outlet: str = "Reuters", minutes: int = 0) -> Source:
+def source(
+    title: str = "Pentagon designates Anthropic",
+    link: str | None = "https://www.reuters.com/a",
+    outlet: str = "Reuters",
+    minutes: int = 0,
+) -> Source:
     return Source(outlet=outlet, title=title, link=link, published=AT - timedelta(minutes=minutes))
 
 
@@ -110,7 +114,8 @@ def test_message_says_what_moved_in_words_with_confidence_outlets_countdown_and_
     assert "Threads: ultimatum: issued · designation: designated · dpa: threatened" in body
     # the instant in the story's zone and in the reader's
     assert "Fri 27 Feb 2026 18:00 EST" in body and "Sat 28 Feb 2026 00:00 CET" in body
-    assert message.title == "[CRITICAL] Pentagon ultimatum to Anthropic: Pentagon designates Anthropic a supply chain risk"
+    expected_title = "[CRITICAL] Pentagon ultimatum to Anthropic: Pentagon designates Anthropic a supply chain risk"
+    assert message.title == expected_title
 
 
 def test_without_labels_the_ids_and_detail_titles_are_used() -> None:
@@ -145,8 +150,11 @@ def test_html_body_escapes_script_img_and_drops_javascript_links() -> None:
     dev = development(
         title=EVIL_HEADLINE,
         summary="<b>bold</b>\n<iframe src=//evil>",
-        sources=(source(EVIL_HEADLINE, "javascript:alert(1)"), source("ok", "JaVaScRiPt:alert(2)", "X"),
-                 source("<a href='https://evil.example'>x</a>", "data:text/html,<script>", "Y")),
+        sources=(
+            source(EVIL_HEADLINE, "javascript:alert(1)"),
+            source("ok", "JaVaScRiPt:alert(2)", "X"),
+            source("<a href='https://evil.example'>x</a>", "data:text/html,<script>", "Y"),
+        ),
     )
     message = rendered(dev, fmt="html")
     assert_inert_html(message.body)
@@ -173,6 +181,8 @@ def test_html_body_escapes_script_img_and_drops_javascript_links() -> None:
         ("/relative/path", None),
         ("https://", None),
         ("https://exa\x00mple.org", None),
+        ("https://www.reuters.com@evil.example/x", None),  # looks like Reuters, goes elsewhere
+        ("https://example.org/@everyone", "https://example.org/%40everyone"),
         ("", None),
         (None, None),
     ],
@@ -182,8 +192,19 @@ def test_only_http_and_https_links_are_kept(link: str | None, expected: str | No
 
 
 @pytest.mark.parametrize(
-    "mention", ["@everyone", "@channel", "@here", "@Everyone", "<!channel>", "<!here>", "<!everyone>", "<@U123>",
-                "＠everyone", "<@&987>"],
+    "mention",
+    [
+        "@everyone",
+        "@channel",
+        "@here",
+        "@Everyone",
+        "<!channel>",
+        "<!here>",
+        "<!everyone>",
+        "<@U123>",
+        "＠everyone",
+        "<@&987>",
+    ],
 )
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_chat_mentions_are_neutralised_in_every_format(mention: str, fmt: Format) -> None:
@@ -224,8 +245,10 @@ def test_markdown_special_characters_are_escaped(text: str, expected: str) -> No
 
 
 def test_markdown_body_cannot_form_links_or_emphasis_from_feed_text() -> None:
-    dev = development(title="*Pentagon* [click](https://evil.example) <https://evil.example>",
-                      sources=(source("[x](javascript:alert(1))", None),))
+    dev = development(
+        title="*Pentagon* [click](https://evil.example) <https://evil.example>",
+        sources=(source("[x](javascript:alert(1))", None),),
+    )
     body = rendered(dev, fmt="markdown").body
     assert "](https://evil.example)" not in body and "](javascript" not in body
     assert r"\*Pentagon\*" in body
@@ -240,6 +263,7 @@ def test_terminal_output_has_no_escape_sequences_or_control_characters() -> None
         assert "\x1b" not in text and "\x9b" not in text and "\u202e" not in text
     assert "Red alert" in message.title
     assert terminal_safe("ok\x1b[2Jline\nnext\r") == "okline\nnext"
+    assert terminal_safe("ok\x1b[2Jline\nnext\r", keep_newlines=False) == "okline next"
 
 
 # ---------------------------------------------------------------------------------------------- lengths
@@ -288,8 +312,9 @@ def test_digest_groups_by_story_newest_first() -> None:
     a_new = development(key="a2", title="A newest", at=AT)
     b = development(key="b1", story_id="other", title="B middle", at=AT - timedelta(hours=1))
     for fmt in FORMATS:
-        message = render_digest([(a_old, "Story A"), (b, "Story B"), (a_new, "Story A")], fmt=fmt, now=AT,
-                                display_zone="UTC")
+        message = render_digest(
+            [(a_old, "Story A"), (b, "Story B"), (a_new, "Story A")], fmt=fmt, now=AT, display_zone="UTC"
+        )
         body = message.text_body
         assert body.index("Story A") < body.index("A newest") < body.index("A older") < body.index("Story B")
         assert body.index("Story B") < body.index("B middle")
@@ -300,8 +325,10 @@ def test_digest_groups_by_story_newest_first() -> None:
 
 
 def test_a_long_digest_is_cut_and_counts_what_it_left_out() -> None:
-    devs = [(development(key=f"k{i}", title=f"Headline {i} " + "x" * 250, at=AT - timedelta(minutes=i)), "S")
-            for i in range(80)]
+    devs = [
+        (development(key=f"k{i}", title=f"Headline {i} " + "x" * 250, at=AT - timedelta(minutes=i)), "S")
+        for i in range(80)
+    ]
     message = render_digest(devs, fmt="markdown", now=AT, display_zone="UTC")
     assert len(message.body) <= BODY_MAX
     assert "older developments not shown" in message.body

@@ -32,13 +32,18 @@ def dev(
     story: str = "anthropic-pentagon",
 ) -> Development:
     return Development(
-        key="k", kind=kind, story_id=story, at=datetime(2026, 2, 27, tzinfo=UTC), title="t",
-        severity=severity, confidence=confidence,
+        key="k",
+        kind=kind,
+        story_id=story,
+        at=datetime(2026, 2, 27, tzinfo=UTC),
+        title="t",
+        severity=severity,
+        confidence=confidence,
     )
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 # ------------------------------------------------------------------------------------------ channel_wants

@@ -5,6 +5,8 @@ Each PostgreSQL test gets its own schema (dropped afterwards), so runs never col
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import sqlite3
 import uuid
@@ -278,10 +280,8 @@ def test_insert_items_returns_only_unseen_items_and_an_edited_title_is_not_new(s
     with store.read() as tx:
         stored = tx.item("wire", "a")
         seeds = dict(tx.session.execute(select(models.ITEM.c.item_id, models.ITEM.c.is_seed)).all())
-        feed = tx.feed("wire")
     assert stored == make_item("a")  # first text and first-seen time kept
     assert seeds == {"a": True, "b": True, "c": False}
-    assert feed is not None and feed.items_seen == 3
 
 
 def test_items_of_unknown_feeds_are_refused_by_the_foreign_key(store: Store) -> None:
@@ -301,20 +301,32 @@ def test_recent_items_and_count_items(store: Store) -> None:
         assert (tx.count_items(), tx.count_items("other")) == (6, 1)
 
 
-def test_prune_keeps_evidence_and_items_a_feed_still_lists(store: Store) -> None:
-    month = timedelta(days=30)
+def test_prune_keeps_evidence_kept_keys_and_each_feeds_latest_listing(store: Store) -> None:
+    day = timedelta(days=1)
+    with store.write() as tx:
+        tx.sync_feeds([feed_config(), feed_config("quiet", "https://quiet.example/rss")], T0)
+        tx.insert_items([make_item(n) for n in ("old", "a", "kept", "listed")], seed=False)
+        tx.insert_items([make_item("listed", fetched_at=T0 + 20 * day)], seed=False)  # a later, shorter listing
+        tx.insert_items([make_item("q1", feed_id="quiet")], seed=False)  # polled once, then only 304s
+        tx.upsert_development(make_development(), T0)  # cites ("wire", "a") as evidence
+    with store.write() as tx:
+        assert tx.prune_items(T0 + 29 * day, keep_keys={("wire", "kept")}) == 1
+    with store.read() as tx:
+        assert sorted(i.item_id for i in tx.recent_items(T0)) == ["a", "kept", "listed", "q1"]
+    with store.write() as tx:  # kept items are still known; the pruned one would count as new again
+        known = [make_item(n) for n in ("a", "kept", "listed")] + [make_item("q1", feed_id="quiet")]
+        assert tx.insert_items(known, seed=False) == []
+        assert [i.item_id for i in tx.insert_items([make_item("old")], seed=False)] == ["old"]
+
+
+def test_touch_items_refreshes_only_the_latest_listing(store: Store) -> None:
     with store.write() as tx:
         tx.sync_feeds([feed_config()], T0)
-        tx.insert_items([make_item("old"), make_item("evidence"), make_item("listed")], seed=False)
-        # a later poll lists "listed" again; then polls answer 304 Not Modified (touch_items)
-        tx.insert_items([make_item("listed", fetched_at=T0 + timedelta(days=20))], seed=False)
-        assert tx.touch_items("wire", T0 + month) == 1
-    with store.write() as tx:
-        assert tx.prune_items(T0 + month - timedelta(days=1), keep_keys={("wire", "evidence")}) == 1
-    with store.read() as tx:
-        assert sorted(i.item_id for i in tx.recent_items(T0)) == ["evidence", "listed"]
-    with store.write() as tx:  # a pruned item that a feed lists again would be new; a kept one is not
-        assert tx.insert_items([make_item("listed"), make_item("evidence")], seed=False) == []
+        tx.insert_items([make_item("gone"), make_item("listed")], seed=False)
+        tx.insert_items([make_item("listed", fetched_at=T0 + timedelta(hours=1))], seed=False)
+        assert tx.touch_items("wire", T0 + timedelta(hours=2)) == 1
+        seen = dict(tx.session.execute(select(models.ITEM.c.item_id, models.ITEM.c.last_seen)).all())
+    assert seen == {"gone": T0, "listed": T0 + timedelta(hours=2)}
 
 
 # ------------------------------------------------------------------------------------------ state
@@ -392,17 +404,13 @@ def test_developments_are_ordered_by_time_and_filtered(store: Store) -> None:
     with store.write() as tx:
         for n, hours in enumerate([3, 1, 2, 1]):
             tx.upsert_development(make_development(f"d{n}", at=T0 + timedelta(hours=hours)), T0)
-        other = make_development("elsewhere")
-        tx.upsert_development(Development(**{**_fields(other), "story_id": "tiktok"}), T0)
+        tx.upsert_development(dataclasses.replace(make_development("elsewhere"), story_id="tiktok"), T0)
     with store.read() as tx:
         assert [d.key for d in tx.developments("anthropic")] == ["d1", "d3", "d2", "d0"]
         assert [d.key for d in tx.developments("anthropic", since=T0 + timedelta(hours=2))] == ["d2", "d0"]
         assert [d.key for d in tx.developments("anthropic", limit=2)] == ["d2", "d0"]
         assert [d.key for d in tx.developments("tiktok")] == ["elsewhere"]
-
-
-def _fields(dev: Development) -> dict[str, object]:
-    return {name: getattr(dev, name) for name in Development.__dataclass_fields__}
+        assert (tx.count_developments(), tx.count_developments("tiktok")) == (5, 1)
 
 
 def test_acknowledge_by_key_or_number_keeps_the_first_time(store: Store) -> None:
@@ -414,6 +422,7 @@ def test_acknowledge_by_key_or_number_keeps_the_first_time(store: Store) -> None
         assert tx.acknowledge(str(record.seq), T0 + timedelta(minutes=1))
         assert tx.acknowledge("b", T0 + timedelta(minutes=9))
         assert not tx.acknowledge("missing", T0)
+        assert (tx.is_acknowledged("b"), tx.is_acknowledged("a"), tx.is_acknowledged("missing")) == (True, False, False)
     with store.read() as tx:
         acked, not_acked = tx.development_record("b"), tx.development_record("a")
     assert acked is not None and acked.acknowledged_at == T0 + timedelta(minutes=1)
@@ -432,10 +441,14 @@ def _queue(store: Store, *channels: str, release_at: datetime = T0) -> None:
 def test_enqueue_is_idempotent_per_development_channel_confidence_and_repeat(store: Store) -> None:
     _queue(store, "email")
     with store.write() as tx:
-        again = dict(channel_id="email", release_at=T0, now=T0, targets=2)
-        assert not tx.enqueue("dev-1", confidence=Confidence.REPORTED, **again)  # type: ignore[arg-type]
-        assert tx.enqueue("dev-1", confidence=Confidence.CONFIRMED, **again)  # type: ignore[arg-type]
-        assert tx.enqueue("dev-1", confidence=Confidence.REPORTED, repeat_seq=1, **again)  # type: ignore[arg-type]
+
+        def again(confidence: Confidence, repeat_seq: int = 0) -> bool:
+            return tx.enqueue("dev-1", "email", confidence=confidence, release_at=T0, now=T0, targets=2,
+                              repeat_seq=repeat_seq)  # fmt: skip
+
+        assert not again(Confidence.REPORTED)
+        assert again(Confidence.CONFIRMED)
+        assert again(Confidence.REPORTED, repeat_seq=1)
     with store.read() as tx:
         rows = tx.outbox()
     assert [(r.confidence, r.repeat_seq, r.status) for r in rows] == [
@@ -445,6 +458,17 @@ def test_enqueue_is_idempotent_per_development_channel_confidence_and_repeat(sto
     ]
     assert rows[0].targets[0] == {"target": "mailto://***@example.org/***", "ok": False, "attempts": 0, "error": None}
     assert [t["target"] for t in rows[1].targets] == ["#0", "#1"]
+    assert json.loads(rows[1].targets_json) == list(rows[1].targets)
+
+
+def test_repeat_enqueues_the_next_copy_marked_until_acknowledged(store: Store) -> None:
+    _queue(store, "pager")
+    with store.write() as tx:
+        for _ in range(2):
+            assert tx.enqueue("dev-1", "pager", confidence=Confidence.REPORTED, release_at=T0 + timedelta(minutes=30),
+                              now=T0, targets=1, repeat=True)  # fmt: skip
+        rows = tx.outbox(development_key="dev-1")
+    assert [(r.repeat_seq, r.repeat_until_ack) for r in rows] == [(0, False), (1, True), (2, True)]
 
 
 def test_outbox_rows_need_a_stored_development(store: Store) -> None:
@@ -467,8 +491,9 @@ def test_finish_delivery_records_results_only_for_the_claiming_worker(store: Sto
         [row] = tx.claim_due(T0, "w1", 10)
         assert (row.status, row.claimed_by, row.attempts) == (DeliveryStatus.SENDING, "w1", 1)
         assert not tx.finish_delivery(row.id, "w2", targets=[], status=DeliveryStatus.SENT, now=T0)
+        retry_at = T0 + timedelta(minutes=1)
         assert tx.finish_delivery(row.id, "w1", targets=results, status=DeliveryStatus.RETRYING,
-                                  next_attempt_at=T0 + timedelta(minutes=1), last_error="json://***: HTTP 500", now=T0)  # fmt: skip
+                                  next_attempt_at=retry_at, last_error="json://***: HTTP 500", now=T0)  # fmt: skip
         assert tx.claim_due(T0 + timedelta(seconds=30), "w1", 10) == []
         [again] = tx.claim_due(T0 + timedelta(minutes=1), "w1", 10)
         assert (again.attempts, again.targets, again.last_error) == (2, tuple(results), "json://***: HTTP 500")
