@@ -492,7 +492,9 @@ def _pool(
         return Evidence(item.item_id, "pooled")  # nothing new to the story: background coverage
     state.counters["new"] = state.counters.get("new", 0) + 1
     dev_key = f"{story.id}:new:{state.counters['new']}"
-    first = source_from_json(cluster.sources[0])
+    # headline: the source whose title carries most of the label (the event itself, not an early side story)
+    scores = [sum(1 for w in label if w in {x for _, x in content_words(src["title"])}) for src in cluster.sources]
+    first = source_from_json(cluster.sources[scores.index(max(scores))])
     record = DevRecord(
         key=dev_key,
         kind=DevelopmentKind.NEW_DEVELOPMENT.value,
