@@ -60,6 +60,7 @@ def setup_logging(log_format: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a dozen lines of noise per start
 
 
 class Daemon:
@@ -79,6 +80,7 @@ class Daemon:
         self.store: Any = None
         self.scheduler: Any = None
         self.metrics: Any = None
+        self.abandoned_work = False  # a job outlived SHUTDOWN_BOUND_S: the process must exit without joining it
 
     # ------------------------------------------------------------------------------ lifecycle
     def install_signals(self) -> None:
@@ -106,8 +108,9 @@ class Daemon:
             log.info("this instance is now active")
             return self._active(lock)
         finally:
-            lock.release()
-            self.store.close()
+            if not self.abandoned_work:  # else the job still runs: the lock dies with the process (os._exit)
+                lock.release()
+                self.store.close()
 
     def _active(self, lock: Any) -> int:
         from monitor.service import Service
@@ -117,6 +120,7 @@ class Daemon:
                                worker_id=self.worker_id)
         with self.store.write() as tx:
             tx.set_meta(STARTED_KEY, now.isoformat(), now)
+        self._release_orphaned_claims(now)
         if self.metrics_port is not None:
             from monitor.metrics import Metrics
 
@@ -125,13 +129,16 @@ class Daemon:
             self.tick()
             return 0
         self._start_scheduler()
+        code = 0
         try:
             while not self.stop_event.wait(1.0):
                 if self.reload_requested.is_set():
                     self.reload_requested.clear()
                     self._submit(self.reload)
                 if not lock.still_held():
+                    # exit 1, not 0: systemd's Restart=on-failure must bring this process back as a standby
                     log.error("lost the instance lock; stopping so the standby can take over")
+                    code = 1
                     break
         finally:
             log.info("stopping: finishing in-flight work (at most %.0f s)", SHUTDOWN_BOUND_S)
@@ -140,7 +147,31 @@ class Daemon:
             with self.store.write() as tx:
                 tx.set_meta(STOPPED_KEY, now.isoformat(), now)
             log.info("stopped")
-        return 0
+        return code
+
+    def _release_orphaned_claims(self, now: datetime) -> None:
+        """Put back outbox rows claimed by another worker before we became active.
+
+        We hold the instance lock, so such a claim belongs to an active daemon that died mid-send (``kill -9``)
+        or to a one-shot ``monitor poll``. Left alone it would wait out the store's stale-claim timeout
+        (minutes) before anyone sent it. Releasing it now means a restart or a standby takeover sends it at
+        once; if its worker did send it before dying, that is the one duplicate invariant 1 allows. The
+        release is ``finish_delivery`` as the old worker: a compare-and-set on that worker's claim, keeping
+        the per-target results so targets that already accepted it are not sent again.
+        """
+        from monitor.domain import DeliveryStatus
+
+        with self.store.write() as tx:
+            rows = [r for r in tx.outbox({DeliveryStatus.SENDING})
+                    if r.claimed_by and r.claimed_by != self.worker_id and r.claimed_at and r.claimed_at <= now]
+            released = sum(
+                tx.finish_delivery(row.id, row.claimed_by or "", targets=row.targets, status=DeliveryStatus.RETRYING,
+                                   next_attempt_at=now, last_error="claimed by a worker that stopped; resent",
+                                   now=now)
+                for row in rows
+            )
+        if released:
+            log.warning("released %d delivery(ies) claimed by a stopped worker; sending them again", released)
 
     # -------------------------------------------------------------------------------- scheduling
     def _start_scheduler(self) -> None:
@@ -170,6 +201,7 @@ class Daemon:
 
         threading.Thread(target=shutdown, daemon=True).start()
         if not done.wait(SHUTDOWN_BOUND_S):
+            self.abandoned_work = True
             log.warning("in-flight work did not finish within %.0f s; exiting anyway (the outbox keeps it)",
                         SHUTDOWN_BOUND_S)
 
@@ -289,5 +321,12 @@ def run_daemon(config_path: str, *, record_dir: Path | None, log_format: str, me
     settings = load_settings(config_path)
     daemon = Daemon(config_path, settings, record_dir=record_dir, metrics_port=metrics_port, once=once)
     daemon.install_signals()
-    return daemon.run()
+    code = daemon.run()
+    if daemon.abandoned_work:
+        # The executor's worker threads are joined at interpreter exit, so a job stuck in a slow fetch would
+        # hold the exit for up to the fetch timeout. Nothing is lost by not waiting: its feed is polled again
+        # and its deliveries are released by the next active instance.
+        logging.shutdown()
+        os._exit(code)
+    return code
 

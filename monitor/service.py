@@ -225,7 +225,7 @@ class Service:
 
         parsed = parse_feed(
             result.body or b"", result.headers, feed_id=feed.id, source_kind=feed.source, fetched_at=now,
-            feed_title=feed.title,
+            feed_title=feed.title, base_url=result.final_url,
         )
         if not parsed.is_feed:
             return self._failed(feed, report, row, now, parsed.error or "not a feed",

@@ -1,0 +1,142 @@
+"""The ``monitor`` command as a user runs it: a real subprocess, exit codes, text and JSON outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from icalendar import Calendar
+
+from tests.pipeline import write_config
+
+ROOT = Path(__file__).parents[1]
+DATA = Path(__file__).parent / "data"
+
+
+def run(*args: str, db: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    extra = {"MONITOR_DATABASE_URL": f"sqlite:///{db}"} if db else {}
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args], capture_output=True, text=True, timeout=120, cwd=ROOT,
+        env={**os.environ, **extra, **(env or {})},
+    )
+
+
+def test_version_and_help_work_without_a_config(tmp_path: Path) -> None:
+    version = run("--config", str(tmp_path / "missing.toml"), "--version")
+    assert version.returncode == 0 and "monitor" in version.stdout
+    helped = run("--help")
+    assert helped.returncode == 0
+    for command in ("run", "status", "poll", "feeds", "replay", "history", "calendar", "outbox", "ack"):
+        assert command in helped.stdout
+
+
+def test_help_does_not_import_heavy_libraries() -> None:
+    probe = (
+        "import sys, click\n"
+        "from monitor.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('sqlmodel', 'apprise', 'feedparser', 'httpx', 'sqlalchemy') if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "HEAVY="
+
+
+@pytest.mark.parametrize("config", ["config/monitor.toml", *sorted(str(p.relative_to(ROOT)) for p in
+                                                              (ROOT / "config" / "examples").glob("*.toml"))])
+def test_config_check_passes_on_every_shipped_config(config: str) -> None:
+    secrets = {"MONITOR_EMAIL_URL": "mailto://u:p@127.0.0.1", "MONITOR_NTFY_URL": "ntfy://127.0.0.1/topic"}
+    done = run("--config", config, "config", "check", env=secrets)
+    assert done.returncode == 0, done.stderr
+    assert "is valid" in done.stdout
+
+
+def test_config_check_json_shows_the_deadline_in_utc_and_masks_secrets(tmp_path: Path) -> None:
+    path = write_config(tmp_path, feeds=[], channels='[[channels]]\nid = "chat"\nurls = ["${HOOK}"]\n')
+    done = run("--config", str(path), "config", "check", "--json", env={"HOOK": "json://u:topsecret@127.0.0.1/x"})
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["stories"][0]["deadlines"][0]["due_utc"] == "2030-06-01T22:00:00Z"
+    assert "topsecret" not in done.stdout
+    shipped = json.loads(run("config", "check", "--json").stdout)
+    assert shipped["stories"][0]["deadlines"][0]["due_utc"] == "2026-02-27T22:01:00Z"
+
+
+def test_invalid_config_exits_2_naming_the_field_without_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text((ROOT / "config" / "monitor.toml").read_text().replace('poll_interval = "15m"',
+                                                                         'poll_interval = "soon"', 1))
+    done = run("--config", str(bad), "status")
+    assert done.returncode == 2
+    assert "monitor.poll_interval" in done.stderr and "Traceback" not in done.stderr
+    missing_env = write_config(tmp_path, feeds=[], channels='[[channels]]\nid = "c"\nurls = ["${NOT_SET_X}"]\n')
+    done = run("--config", str(missing_env), "config", "check")
+    assert done.returncode == 2 and "NOT_SET_X" in done.stderr and "channels[0].urls[0]" in done.stderr
+
+
+def test_status_on_a_fresh_database_shows_initial_states_and_the_deadline(tmp_path: Path) -> None:
+    done = run("status", "--json", db=tmp_path / "fresh.db")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    [story] = report["stories"]
+    assert {t["id"]: t["state"] for t in story["threads"]} == {
+        "ultimatum": "issued", "designation": "none", "dpa": "none", "negotiations": "ongoing"
+    }
+    [deadline] = story["deadlines"]
+    assert deadline["due_utc"] == "2026-02-27T22:01:00Z"
+    assert deadline["due_story_zone"] == "Fri 2026-02-27 17:01 EST"
+    assert report["health"]["running"] is False
+    text = run("status", db=tmp_path / "fresh.db").stdout
+    assert "Pentagon ultimatum to Anthropic" in text and "2026-02-27T22:01:00Z" in text
+
+
+def test_status_check_fails_when_the_daemon_never_ran(tmp_path: Path) -> None:
+    done = run("status", "--check", db=tmp_path / "fresh.db")
+    assert done.returncode == 1 and "never run" in done.stderr
+
+
+def test_calendar_has_the_shipped_deadline_at_2201z(tmp_path: Path) -> None:
+    out = tmp_path / "deadlines.ics"
+    done = run("calendar", "--output", str(out), db=tmp_path / "fresh.db")
+    assert done.returncode == 0, done.stderr
+    calendar = Calendar.from_ical(out.read_bytes())
+    [event] = [c for c in calendar.walk("VEVENT")]
+    assert event.decoded("DTSTART").isoformat() == "2026-02-27T22:01:00+00:00"
+
+
+def test_replay_into_a_database_then_history_lists_it_as_json_and_atom(tmp_path: Path) -> None:
+    db = tmp_path / "replayed.db"
+    config = str(DATA / "fictional.toml")
+    replayed = run("--config", config, "replay", str(DATA / "archive"), "--db", f"sqlite:///{db}", "--json")
+    assert replayed.returncode == 0, replayed.stderr
+    history = run("--config", config, "history", "--json", db=db)
+    assert history.stdout == replayed.stdout
+    recent = run("--config", config, "history", "--json", "--since", "2026-03-09T00:00", db=db)
+    assert [json.loads(x)["to"] for x in recent.stdout.splitlines()] == ["designated"]
+    atom = run("--config", config, "history", "--atom", db=db)
+    assert atom.returncode == 0 and atom.stdout.startswith("<?xml") and "<entry>" in atom.stdout
+    table = run("--config", config, "history", db=db)
+    assert "deadline.passed" in table.stdout
+
+
+def test_outbox_and_ack_on_a_replayed_database(tmp_path: Path) -> None:
+    db = tmp_path / "replayed.db"
+    config = str(DATA / "fictional.toml")
+    run("--config", config, "replay", str(DATA / "archive"), "--db", f"sqlite:///{db}")
+    outbox = run("--config", config, "outbox", "--json", "--all", db=db)
+    assert outbox.returncode == 0, outbox.stderr
+    rows = [json.loads(line) for line in outbox.stdout.splitlines()]
+    assert rows and {r["channel"] for r in rows} == {"console"}
+    acked = run("--config", config, "ack", "1", db=db)
+    assert acked.returncode == 0, acked.stderr
+    unknown = run("--config", config, "ack", "no-such-development", db=db)
+    assert unknown.returncode == 2
+
+
+def test_poll_with_an_unknown_feed_id_is_a_usage_error(tmp_path: Path) -> None:
+    done = run("poll", "--feed", "nope", db=tmp_path / "x.db")
+    assert done.returncode == 2 and "nope" in done.stderr
