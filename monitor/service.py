@@ -114,6 +114,7 @@ class Service:
         self.worker_id = worker_id
         self._fetcher = fetcher
         self._synced = False
+        self._deadline_cache: tuple[datetime, dict[tuple[str, str], DeadlineState]] | None = None
 
     # ------------------------------------------------------------------------------------- tick
     def tick(self, feed_ids: Iterable[str] | None = None, force: bool = False) -> TickReport:
@@ -169,7 +170,8 @@ class Service:
             return []
         requests = [FetchRequest(r.id, r.current_url or r.url, r.etag, r.last_modified) for r in rows]
         results = self.fetcher.fetch_all(requests)
-        return [self.ingest(result) for result in results]
+        self._deadline_cache = None
+        return [self.ingest(result, body_time=now) for result in results]
 
     def ingest(self, result: FetchResult, body_time: datetime | None = None) -> PollReport:
         """Record one fetch result: health, validators, items, and whatever the items move. Never raises
@@ -309,7 +311,10 @@ class Service:
         stories = self.settings.stories_of(feed)
         if not any(s.deadlines for s in stories):
             return interval
-        states = load_deadline_states(self.settings, self.store)
+        # one read per tick, not one per feed: deadline states only change when items or the clock move them
+        if self._deadline_cache is None or self._deadline_cache[0] != now:
+            self._deadline_cache = (now, load_deadline_states(self.settings, self.store))
+        states = self._deadline_cache[1]
         for story in stories:
             for deadline in story.deadlines:
                 if surge_active(deadline, states[(story.id, deadline.id)], now):

@@ -80,11 +80,51 @@ def parse_all(results: list[FetchResult]) -> int:
     return count
 
 
+def service_passes(parent: Any, urls: list[str], concurrency: int) -> None:
+    """The same three passes as whole ``Service.tick`` runs: fetch, parse, SQLite store, story engine."""
+    import random
+    import tempfile
+
+    from monitor.clock import system_clock
+    from monitor.config import FeedConfig, load_settings
+    from monitor.service import Service
+    from monitor.store import Store
+
+    shipped = load_settings(Path(__file__).resolve().parents[2] / "config" / "monitor.toml", env={})
+    with tempfile.TemporaryDirectory() as tmp:
+        monitor = shipped.monitor.model_copy(
+            update={"database_url": f"sqlite:///{tmp}/bench.db", "concurrency": concurrency,
+                    "per_host_concurrency": concurrency}
+        )
+        feeds = tuple(FeedConfig(id=f"f{n}", url=u) for n, u in enumerate(urls))
+        settings = shipped.model_copy(update={"monitor": monitor, "feeds": feeds, "channels": ()})
+        store = Store.open(monitor.database_url)
+        service = Service(settings, store, clock=system_clock, rng=random.Random(0), deliver=False)
+        for name in ("service cold", "service warm", "service 10%"):
+            if name == "service 10%":
+                parent.send(list(range(5, len(urls), 10)))
+                parent.recv()
+            t0 = time.perf_counter()
+            report = service.tick(force=True)
+            took = time.perf_counter() - t0
+            new = sum(p.new_items for p in report.polls)
+            outcomes: dict[str, int] = {}
+            for p in report.polls:
+                outcomes[p.outcome] = outcomes.get(p.outcome, 0) + 1
+            print(f"{name:<14} {took:7.2f} s  new items={new:<6} {outcomes}")
+        with store.read() as tx:
+            print(f"items stored: {tx.count_items()}")
+        store.close()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory after the service passes: {peak_mb:.0f} MB")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--feeds", type=int, default=1000)
     ap.add_argument("--items", type=int, default=50)
     ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--service", action="store_true", help="also time whole ticks through the service and store")
     args = ap.parse_args()
     parent, child = multiprocessing.Pipe()
     proc = multiprocessing.Process(target=serve, args=(child, args.items), daemon=True)
@@ -134,6 +174,8 @@ def main() -> None:
         ("peak < 200 MB", peak_mb < 200),
     ]
     print("targets: " + ", ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in targets))
+    if args.service:
+        service_passes(parent, urls, args.concurrency)
     parent.send("stop")
     proc.join(timeout=5)
 
