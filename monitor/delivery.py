@@ -31,8 +31,12 @@ def deliver_due(settings: Settings, store: Store, now: datetime, worker_id: str,
 
     channels = {c.id: c for c in channels_of(settings)}
     with store.write() as tx:
-        rows = tx.claim_due(now, worker_id, CLAIM_BATCH)
-        developments = {row.development_key: tx.development(row.development_key) for row in rows}
+        claimed = tx.claim_due(now, worker_id, CLAIM_BATCH)
+        developments = {row.development_key: tx.development(row.development_key) for row in claimed}
+        cancelled = [r for r in claimed if r.repeat_until_ack and tx.is_acknowledged(r.development_key)]
+    for row in cancelled:  # a repeat queued before `monitor ack`: not sent, closed as done
+        _finish(store, row, worker_id, now, list(row.targets), DeliveryStatus.SENT, None, "acknowledged; not repeated")
+    rows = [r for r in claimed if r not in cancelled]
     by_channel: dict[str, list[Any]] = defaultdict(list)
     for row in rows:
         by_channel[row.channel_id].append(row)

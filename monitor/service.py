@@ -243,7 +243,7 @@ class Service:
         with self.store.write() as tx:
             new_items = self._store_items(tx, feed, row.seeded, parsed.items, now)
             developments = self.process_items(tx, feed, new_items, now)
-            tx.update_feed(feed.id, items_seen=row.items_seen + len(new_items), **success)
+            tx.update_feed(feed.id, items_seen=tx.count_items(feed.id), **success)
             self._recovered(tx, feed, row, now)
         report.new_items = len(new_items)
         report.outcome = "ok" if row.seeded else "seeded"

@@ -71,12 +71,14 @@ def write_config(
     channels: str = "",
     monitor: str = "",
     due: str = "2030-06-01T17:00:00",
+    poll_interval: str = "1m",
+    feed_extra: str = "",
 ) -> Path:
     """Write a config with ``feeds`` as (id, url, source kind) and return its path."""
     lines = ["[monitor]", f'database_url = "sqlite:///{folder / "monitor.db"}"', 'contact = "test@example.test"']
     lines.append(monitor)
     for feed_id, url, source in feeds:
-        lines += ["[[feeds]]", f'id = "{feed_id}"', f'url = "{url}"', f'source = "{source}"', 'poll_interval = "1m"']
+        lines += ["[[feeds]]", f'id = "{feed_id}"', f'url = "{url}"', f'source = "{source}"', f'poll_interval = "{poll_interval}"', feed_extra]
     text = "\n".join(lines) + "\n" + STORY.format(due=due) + "\n" + channels
     path = folder / "monitor.toml"
     path.write_text(text, encoding="utf-8")

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from icalendar import Calendar
 
-from tests.pipeline import write_config
+from tests.feedserver import FeedServer
+from tests.pipeline import at, rss, write_config
+from tests.receivers import HttpReceiver
 
 ROOT = Path(__file__).parents[1]
 DATA = Path(__file__).parent / "data"
@@ -140,3 +142,37 @@ def test_outbox_and_ack_on_a_replayed_database(tmp_path: Path) -> None:
 def test_poll_with_an_unknown_feed_id_is_a_usage_error(tmp_path: Path) -> None:
     done = run("poll", "--feed", "nope", db=tmp_path / "x.db")
     assert done.returncode == 2 and "nope" in done.stderr
+
+
+def test_poll_prints_a_line_per_feed_and_feeds_shows_health(tmp_path: Path) -> None:
+    with FeedServer() as server:
+        server.route("/ok.xml", body=rss("City News", [("Acme opens office", "https://c.example.test/1",
+                                                          at("2030-05-01T10:00"))]))
+        server.route("/down.xml", status=500)
+        path = write_config(tmp_path, feeds=[("city", server.url("/ok.xml"), "ordinary"),
+                                             ("down", server.url("/down.xml"), "ordinary")])
+        polled = run("--config", str(path), "poll", "--json")
+        assert polled.returncode == 0, polled.stderr
+        lines = {row["feed"]: row for row in map(json.loads, polled.stdout.splitlines())}
+        assert lines["city"]["outcome"] == "seeded" and lines["down"]["outcome"] == "failed"
+        assert lines["down"]["http_status"] == 500
+        text = run("--config", str(path), "poll", "--feed", "city")
+        assert text.returncode == 0 and "city" in text.stdout and "down" not in text.stdout
+        feeds = [json.loads(x) for x in run("--config", str(path), "feeds", "--json").stdout.splitlines()]
+    by_id = {f["id"]: f for f in feeds}
+    assert by_id["city"]["state"] == "ok" and by_id["city"]["items_seen"] == 1
+    assert by_id["down"]["state"] == "failing" and "500" in by_id["down"]["last_error"]
+
+
+def test_notify_test_sends_to_each_target_and_reports_the_result(tmp_path: Path) -> None:
+    with HttpReceiver() as receiver, HttpReceiver(default=500) as failing:
+        channels = (
+            '[[channels]]\nid = "chat"\nurls = ["' + receiver.json_url("/chat") + '", "'
+            + failing.json_url("/x", secret="hunter2") + '"]\n'
+        )
+        path = write_config(tmp_path, feeds=[], channels=channels)
+        done = run("--config", str(path), "notify", "test")
+        assert len(receiver.delivered("/chat")) == 1
+    assert done.returncode == 1  # one target failed
+    assert "chat\tjson://" in done.stdout and "ok" in done.stdout and "FAILED" in done.stdout
+    assert "hunter2" not in done.stdout + done.stderr

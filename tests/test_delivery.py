@@ -189,3 +189,22 @@ def test_a_second_process_picks_up_a_crashed_workers_delivery_and_sends_at_most_
     store = Store.open(settings.monitor.database_url)
     assert {r["status"] for r in outbox_report(store, include_sent=True)} == {"sent"}
     store.close()
+
+
+def test_critical_alert_repeats_until_acknowledged(tmp_path: Path, receiver: HttpReceiver) -> None:
+    clock = FixedClock(at("2030-05-30T12:00"))
+    service = service_with(tmp_path, channel("pager", receiver.json_url("/pager"), extra='repeat = "30m"'), clock)
+    record(service, development("fire", "2030-05-30T12:00", Severity.CRITICAL))
+    record(service, development("calm", "2030-05-30T12:00", Severity.WARNING))
+    service.tick()
+    assert len(receiver.delivered("/pager")) == 2
+    clock.set(at("2030-05-30T12:31"))
+    service.tick()
+    repeated = receiver.delivered("/pager")[2:]
+    assert len(repeated) == 1 and "fire" in repeated[0].body.decode()  # only the critical one repeats
+    with service.store.write() as tx:
+        assert tx.acknowledge("fire", clock())
+    for minutes in (62, 93, 124):
+        clock.set(at("2030-05-30T12:00") + timedelta(minutes=minutes))
+        service.tick()
+    assert len(receiver.delivered("/pager")) == 3

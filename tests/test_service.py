@@ -37,13 +37,13 @@ def receiver() -> Iterator[HttpReceiver]:
 
 def make_service(tmp_path: Path, server: FeedServer, receiver: HttpReceiver, clock: FixedClock, *,
                  feeds: list[tuple[str, str, str]] | None = None, monitor: str = "",
-                 extra_channels: str = "") -> Service:
+                 extra_channels: str = "", **config: str) -> Service:
     feeds = feeds or [("city-news", server.url("/a.xml"), "ordinary")]
     channels = (
         f'[[channels]]\nid = "hook"\nurls = ["{receiver.json_url("/hook")}"]\nformat = "markdown"\n'
         'min_severity = "info"\n' + extra_channels
     )
-    path = write_config(tmp_path, feeds=feeds, channels=channels, monitor=monitor)
+    path = write_config(tmp_path, feeds=feeds, channels=channels, monitor=monitor, **config)
     settings = settings_for(path)
     store = Store.open(settings.monitor.database_url)
     return Service(settings, store, clock=clock, rng=random.Random(1))
@@ -216,3 +216,31 @@ def test_poll_with_record_writes_a_replay_archive(tmp_path: Path, server: FeedSe
     fetches = read_archive(tmp_path / "archive")
     assert [(f.feed_id, f.path.name) for f in fetches] == [("city-news", "20300530T120000Z.xml")]
     assert fetches[0].body() == body
+
+
+def test_backfill_window_makes_recent_items_of_a_new_feed_news(tmp_path: Path, server: FeedServer,
+                                                              receiver: HttpReceiver) -> None:
+    clock = FixedClock(at("2030-05-30T12:00"))
+    recent = ("Riverton city council bans Acme delivery drones", "https://citynews.example.test/ban",
+              at("2030-05-30T09:00"))
+    server.route("/a.xml", body=rss("City News", [*BACKGROUND, recent]))
+    service = make_service(tmp_path, server, receiver, clock, feed_extra='backfill = "6h"')
+    report = service.tick(force=True)
+    assert report.polls[0].new_items == 1  # the 09:00 item is inside the 6 h window; the May 1 one is a seed
+    with service.store.read() as tx:
+        assert [d.to_state for d in tx.developments()] == ["banned"]
+
+
+def test_feeds_of_a_story_poll_faster_near_its_deadline(tmp_path: Path, server: FeedServer,
+                                                       receiver: HttpReceiver) -> None:
+    # due 2030-06-01 17:00 America/Chicago = 22:00Z; the surge window is 16:00Z to 04:00Z next day
+    server.route("/a.xml", body=rss("City News", BACKGROUND))
+    clock = FixedClock(at("2030-06-01T10:00"))
+    service = make_service(tmp_path, server, receiver, clock, poll_interval="30m")
+    service.tick(force=True)
+    normal = feeds_report(service.settings, service.store, clock())[0]["next_poll_at"]
+    assert normal >= "2030-06-01T10:27:00Z"
+    clock.set(at("2030-06-01T21:00"))
+    service.tick(force=True)
+    surge = feeds_report(service.settings, service.store, clock())[0]["next_poll_at"]
+    assert "2030-06-01T21:01:00Z" <= surge <= "2030-06-01T21:02:30Z"
