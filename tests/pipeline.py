@@ -78,7 +78,8 @@ def write_config(
     lines = ["[monitor]", f'database_url = "sqlite:///{folder / "monitor.db"}"', 'contact = "test@example.test"']
     lines.append(monitor)
     for feed_id, url, source in feeds:
-        lines += ["[[feeds]]", f'id = "{feed_id}"', f'url = "{url}"', f'source = "{source}"', f'poll_interval = "{poll_interval}"', feed_extra]
+        lines += ["[[feeds]]", f'id = "{feed_id}"', f'url = "{url}"', f'source = "{source}"']
+        lines += [f'poll_interval = "{poll_interval}"', feed_extra]
     text = "\n".join(lines) + "\n" + STORY.format(due=due) + "\n" + channels
     path = folder / "monitor.toml"
     path.write_text(text, encoding="utf-8")
