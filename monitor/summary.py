@@ -127,17 +127,25 @@ def daemon_health(settings: Settings, store: Store, now: datetime) -> dict[str, 
     with store.read() as tx:
         heartbeat = tx.get_meta(HEARTBEAT_KEY)
         started = tx.get_meta(STARTED_KEY)
+        stopped = tx.get_meta(STOPPED_KEY)
         feeds = tx.feeds()
     stall_after = max(settings.monitor.tick_interval * 4, timedelta(minutes=2))
     last_tick = heartbeat[1] if heartbeat else None
-    running = last_tick is not None and now - last_tick <= stall_after
+    # a clean stop is recorded: the daemon is down at once, not only after the stall bound
+    stopped_at = stopped[1] if stopped else None
+    cleanly_stopped = stopped_at is not None and last_tick is not None and stopped_at >= last_tick
+    running = last_tick is not None and now - last_tick <= stall_after and not cleanly_stopped
     enabled = [f for f in feeds if f.enabled]
     successes = [f.last_success_at for f in enabled if f.last_success_at]
     last_success = max(successes) if successes else None
-    blind = bool(enabled) and running and (last_success is None or now - last_success > settings.monitor.blind_after)
     started_at = datetime.fromisoformat(started[0]) if started else None
+    # blind: nothing fetched for `blind_after`, counted from the last success, else from the daemon's start
+    seen_since = last_success or started_at
+    blind = bool(enabled) and running and seen_since is not None and now - seen_since > settings.monitor.blind_after
     if last_tick is None:
         reason = "daemon has never run on this database"
+    elif cleanly_stopped:
+        reason = "daemon was stopped"
     elif not running:
         reason = f"no tick for {format_duration(now - last_tick)} (stalled or down)"
     elif blind:
