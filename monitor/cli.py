@@ -374,7 +374,7 @@ def notify() -> None:
 def notify_test(obj: Context, channel_ids: tuple[str, ...]) -> None:
     """Send a test message to each channel and print the per-target result."""
     from monitor.clock import system_clock
-    from monitor.service import send_test_message
+    from monitor.delivery import send_test_message
 
     results = send_test_message(obj.settings, channel_ids or None, system_clock())
     failed = 0

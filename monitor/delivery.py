@@ -12,11 +12,13 @@ import json
 import logging
 import random
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from monitor.config import ChannelConfig, Settings
 from monitor.domain import Confidence, DeliveryStatus, Development, DevelopmentKind, Severity, iso_utc
+from monitor.watchdog import ops_development
 
 if TYPE_CHECKING:
     from monitor.store import Store
@@ -171,13 +173,11 @@ def _dead_letter_alert(settings: Settings, store: Store, channel: ChannelConfig,
         original = tx.development(row.development_key)
         if original is not None and original.kind == DevelopmentKind.DELIVERY_DEAD:
             return
-        dev = Development(
-            key=f"ops:dead:{row.id}", kind=DevelopmentKind.DELIVERY_DEAD, story_id="", at=now,
-            title=f"Delivery to channel {channel.id} given up",
-            summary=f"Outbox row {row.id} ({row.development_key}) could not be delivered since "
+        dev = ops_development(
+            DevelopmentKind.DELIVERY_DEAD, f"dead:{row.id}", now, f"Delivery to channel {channel.id} given up",
+            f"Outbox row {row.id} ({row.development_key}) could not be delivered since "
             f"{iso_utc(row.created_at)}: {errors}",
-            severity=Severity.WARNING, confidence=Confidence.CONFIRMED,
-            details={"outbox_id": row.id, "channel": channel.id},
+            Severity.WARNING, {"outbox_id": row.id, "channel": channel.id},
         )
         is_new, _ = tx.upsert_development(dev, now)
         if not is_new:
@@ -186,3 +186,24 @@ def _dead_letter_alert(settings: Settings, store: Store, channel: ChannelConfig,
             if other.id != channel.id and channel_wants(other, dev):
                 tx.enqueue(dev.key, other.id, confidence=dev.confidence, release_at=release_time(other, dev, now),
                            now=now, targets=len(other.urls))
+
+
+def send_test_message(settings: Settings, channel_ids: Iterable[str] | None, now: datetime) -> dict[str, list[Any]]:
+    """``monitor notify test``: send one test message per channel now; the per-target results."""
+    from monitor.notify import send
+    from monitor.render import render
+    from monitor.service import channels_of
+
+    wanted = set(channel_ids) if channel_ids else None
+    results = {}
+    dev = Development(key=f"ops:test:{iso_utc(now)}", kind=DevelopmentKind.TEST, story_id="", at=now,
+                      title="Test message from the deadline monitor", severity=Severity.INFO,
+                      summary="If you can read this, the channel works.", confidence=Confidence.CONFIRMED)
+    for channel in channels_of(settings):
+        if wanted is not None and channel.id not in wanted:
+            continue
+        message = render(dev, fmt=channel.format, story_title="deadline monitor", thread_line="", countdown=None,
+                         display_zone=settings.monitor.display_zone, story_zone="UTC", now=now,
+                         templates=channel.templates or None)
+        results[channel.id] = send(channel.urls, message)
+    return results

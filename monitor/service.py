@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from monitor import archive
+from monitor import archive, watchdog
 from monitor.clock import Clock
 from monitor.config import ChannelConfig, FeedConfig, Settings, StoryConfig
-from monitor.domain import Confidence, Development, DevelopmentKind, Item, Severity, iso_utc
+from monitor.domain import Confidence, Development, Item, iso_utc
 
 if TYPE_CHECKING:
     from monitor.deadlines import DeadlineState
@@ -285,23 +285,13 @@ class Service:
             threshold = self.settings.monitor.failure_alert_after
             if (failures >= threshold or disable) and not row.failing_reported:
                 tx.update_feed(feed.id, failing_reported=True)
-                self.record(tx, self._ops(
-                    DevelopmentKind.FEED_FAILING, f"{feed.id}:failing:{iso_utc(now)}", now,
-                    f"Feed {feed.id} is failing: {error}",
-                    f"{failures} failed poll(s) in a row; last error: {error}. Next attempt "
-                    f"{iso_utc(next_poll) if next_poll else 'never (disabled)'}.",
-                    Severity.WARNING, {"feed": feed.id, "failures": failures},
-                ), now)
+                self.record(tx, watchdog.feed_failing(feed.id, failures, error, next_poll, now), now)
         return report
 
     def _recovered(self, tx: Tx, feed: FeedConfig, row: Any, now: datetime) -> None:
         if row.failing_reported:
             tx.update_feed(feed.id, failing_reported=False)
-            self.record(tx, self._ops(
-                DevelopmentKind.FEED_RECOVERED, f"{feed.id}:recovered:{iso_utc(now)}", now,
-                f"Feed {feed.id} recovered", f"Feed {feed.id} polls normally again.", Severity.NOTICE,
-                {"feed": feed.id},
-            ), now)
+            self.record(tx, watchdog.feed_recovered(feed.id, now), now)
 
     def poll_interval(self, feed: FeedConfig, now: datetime) -> timedelta:
         """The feed's interval, shortened to a deadline's surge interval while one of its stories is near one."""
@@ -390,40 +380,24 @@ class Service:
     def check_blind(self, now: datetime) -> list[Development]:
         """One critical development when no enabled feed has succeeded for ``blind_after`` (and one when sight
         returns), never one per tick."""
-        blind_after = self.settings.monitor.blind_after
         with self.store.write() as tx:
             feeds = [f for f in tx.feeds() if f.enabled]
-            if not feeds:
+            started = tx.get_meta("monitor.first_tick_at")
+            if not feeds or started is None:
+                if started is None:
+                    tx.set_meta("monitor.first_tick_at", iso_utc(now), now)
                 return []
             successes = [f.last_success_at for f in feeds if f.last_success_at]
-            started = tx.get_meta("monitor.first_tick_at")
-            if started is None:
-                tx.set_meta("monitor.first_tick_at", iso_utc(now), now)
-                return []
-            since = max(successes) if successes else datetime.fromisoformat(started[0].replace("Z", "+00:00"))
-            blind = now - since > blind_after
+            last_success = max(successes) if successes else None
+            watching_since = datetime.fromisoformat(started[0].replace("Z", "+00:00"))
+            blind = watchdog.is_blind(last_success, watching_since, self.settings.monitor.blind_after, now)
             flagged = tx.get_meta("monitor.blind")
-            was_blind = bool(flagged and flagged[0] == "1")
-            if blind == was_blind:
+            if blind == bool(flagged and flagged[0] == "1"):
                 return []
             tx.set_meta("monitor.blind", "1" if blind else "0", now)
-            if blind:
-                dev = self._ops(DevelopmentKind.MONITOR_BLIND, f"blind:{iso_utc(now)}", now,
-                                "Monitor is blind: no feed has succeeded",
-                                f"No feed has been fetched successfully since {iso_utc(since)}. "
-                                "Check the network and `monitor feeds`.", Severity.CRITICAL,
-                                {"since": iso_utc(since)})
-            else:
-                dev = self._ops(DevelopmentKind.FEED_RECOVERED, f"sight:{iso_utc(now)}", now,
-                                "Monitor can see again", "Feeds are being fetched successfully again.",
-                                Severity.NOTICE, {})
+            dev = watchdog.blind(last_success or watching_since, now) if blind else watchdog.sight_restored(now)
             self.record(tx, dev, now)
             return [dev]
-
-    def _ops(self, kind: DevelopmentKind, key: str, now: datetime, title: str, summary: str, severity: Severity,
-             details: Mapping[str, Any]) -> Development:
-        return Development(key=f"ops:{key}", kind=kind, story_id="", at=now, title=title, summary=summary,
-                           severity=severity, confidence=Confidence.CONFIRMED, details=dict(details))
 
     # ------------------------------------------------------------------------------- recording
     def record(self, tx: Tx, dev: Development, now: datetime) -> None:
@@ -442,22 +416,3 @@ class Service:
             tx.enqueue(dev.key, channel.id, confidence=dev.confidence, release_at=release_time(channel, dev, now),
                        now=now, targets=len(channel.urls))
 
-
-def send_test_message(settings: Settings, channel_ids: Iterable[str] | None, now: datetime) -> dict[str, list[Any]]:
-    """``monitor notify test``: send one test message per channel now; the per-target results."""
-    from monitor.notify import send
-    from monitor.render import render
-
-    wanted = set(channel_ids) if channel_ids else None
-    results = {}
-    dev = Development(key=f"ops:test:{iso_utc(now)}", kind=DevelopmentKind.TEST, story_id="", at=now,
-                      title="Test message from the deadline monitor", severity=Severity.INFO,
-                      summary="If you can read this, the channel works.", confidence=Confidence.CONFIRMED)
-    for channel in channels_of(settings):
-        if wanted is not None and channel.id not in wanted:
-            continue
-        message = render(dev, fmt=channel.format, story_title="deadline monitor", thread_line="", countdown=None,
-                         display_zone=settings.monitor.display_zone, story_zone="UTC", now=now,
-                         templates=channel.templates or None)
-        results[channel.id] = send(channel.urls, message)
-    return results
