@@ -216,6 +216,9 @@ class DeadlineConfig(Frozen):
     reminders: tuple[Duration, ...] = (timedelta(hours=24), timedelta(hours=3), timedelta(hours=1))
     resolved_by: tuple[str, ...] = ()  # "thread.state" or a development kind such as "story.new_development"
     extension_cues: tuple[str, ...] = ()
+    # words naming what this deadline is about ("Anthropic"): with several deadlines in a story, an extension
+    # report moves only the deadlines whose subject its cue line names (empty: the story's relevance terms)
+    subjects: tuple[NonEmptyStr, ...] = ()
     surge_before: Duration = timedelta(hours=6)  # poll the story's feeds faster from this long before due...
     surge_after: Duration = timedelta(hours=6)  # ...until this long after it
     surge_interval: Duration = timedelta(minutes=2)

@@ -129,14 +129,20 @@ class Item:
     published: datetime
     fetched_at: datetime
     source_kind: SourceKind = SourceKind.ORDINARY
+    outlet_domain: str = ""  # the outlet's own site when the feed names it (Google News ``<source url>``)
 
     @property
     def outlet_key(self) -> str:
-        """Identity of the outlet for independence checks: the link's domain, else the outlet name.
+        """Identity of the outlet for independence checks: the outlet's own domain when the feed names it,
+        else the link's domain, else the outlet name.
 
-        Aggregator links (Google News, Bing, MSN) all share one domain whatever the outlet, so for them the
-        outlet's name (from the feed's ``<source>``) is the identity.
+        Aggregator links (Google News, MSN) all share one domain whatever the outlet, so for them the domain
+        named by ``<source url>`` (or else the outlet's name) is the identity. Bing's click-tracker links are
+        unwrapped to the publisher's URL by ``parse``, so the same outlet reached through Google News and
+        Bing gets the same key and cannot corroborate itself.
         """
+        if self.outlet_domain:
+            return self.outlet_domain
         domain = domain_of(self.link)
         if not domain or domain in AGGREGATOR_DOMAINS or domain.endswith(".google.com"):
             return self.outlet.strip().lower() or domain

@@ -328,6 +328,85 @@ def test_an_extension_read_inside_the_reminder_window_skips_reminders_already_pa
     assert next_due_instants(story, story.deadlines[0], state, after=now) == [state.due_at - H, state.due_at]
 
 
+# ------------------------------------------------------------------------------- several deadlines
+def two_deadlines(a_subjects: Iterable[str] = ("Anthropic",), b_subjects: Iterable[str] = ("OpenAI",)) -> StoryConfig:
+    """One story, two deadlines due at the same instant: Anthropic's and OpenAI's."""
+    return StoryConfig.model_validate({
+        "id": "s", "title": "Two ultimatums", "zone": "America/New_York",
+        "relevance": {"require": [["Anthropic", "OpenAI"]]},
+        "deadlines": [{"id": key, "title": f"{key} deadline", "due": "2026-02-27T17:01:00", "zone": "America/New_York",
+                       "subjects": list(subjects)}
+                      for key, subjects in (("a", a_subjects), ("b", b_subjects))],
+    })
+
+
+def moved(story: StoryConfig, items: Iterable[Item], now: datetime = FRI_10) -> dict[str, datetime]:
+    """deadline id -> new due time, for each deadline of ``story`` that the items moved."""
+    out = {}
+    for deadline in story.deadlines:
+        state, devs = read_extensions(story, deadline, initial_deadline_state(story, deadline), list(items), now)
+        if devs:
+            out[deadline.id] = state.due_at
+    return out
+
+
+MONDAY = datetime(2026, 3, 2, 22, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "expected"),
+    [
+        ("Pentagon extends Anthropic deadline to Monday", "", {"a": MONDAY}),
+        ("Pentagon extends OpenAI's deadline to Monday", "", {"b": MONDAY}),
+        ("Pentagon extends the deadline for Anthropic and OpenAI to Monday", "", {"a": MONDAY, "b": MONDAY}),
+        ("Pentagon extends the deadline to Monday", "", {}),  # names no subject: which deadline is unknown
+        ("Pentagon extends the deadline to Monday", "The Anthropic talks go on.", {}),  # the cue's line names none
+        ("OpenAI deadline extended to Monday", "Anthropic still faces Friday's cutoff.", {"b": MONDAY}),
+        ("Anthropic: Pentagon may extend the deadline to Monday", "", {}),  # a hedge still changes nothing
+    ],
+)
+def test_with_several_deadlines_a_report_moves_only_the_deadline_whose_subject_it_names(
+        title: str, summary: str, expected: dict[str, datetime]) -> None:
+    report = replace(item(title, FRI_10), summary=summary)
+    assert moved(two_deadlines(), [report]) == expected
+
+
+def test_a_deadline_without_subjects_in_a_story_with_several_falls_back_to_the_relevance_terms() -> None:
+    story = two_deadlines(a_subjects=())
+    assert moved(story, [item("OpenAI deadline extended to Monday", FRI_10)]) == {"a": MONDAY, "b": MONDAY}
+    assert moved(story, [item("Deadline extended to Monday", FRI_10)]) == {}
+
+
+@pytest.mark.parametrize("headline", ["Pentagon extends the deadline to Monday", "OpenAI deadline extended to Monday"])
+def test_a_story_with_one_deadline_applies_any_relevant_report_even_with_subjects(headline: str) -> None:
+    story = make_story(subjects=["Anthropic"])
+    assert moved(story, [item(headline, FRI_10)]) == {"d": MONDAY}
+
+
+def test_only_a_report_naming_the_subject_confirms_that_deadlines_extension() -> None:
+    story = two_deadlines()
+    deadline = story.deadlines[0]
+    state, (first,) = read_extensions(story, deadline, initial_deadline_state(story, deadline),
+                                      [item("Pentagon extends Anthropic deadline to Monday", FRI_10)], FRI_10)
+    unnamed = item("Deadline pushed to 5 p.m. Monday", FRI_10 + H, outlet="other.org")
+    assert read_extensions(story, deadline, state, [unnamed], FRI_10 + H) == (state, ())
+    named = item("Anthropic deadline pushed to 5 p.m. Monday", FRI_10 + 2 * H, outlet="other.org")
+    state, (second,) = read_extensions(story, deadline, state, [named], FRI_10 + 2 * H)
+    assert (first.confidence, second.confidence, second.key) == (Confidence.REPORTED, Confidence.CONFIRMED, first.key)
+
+
+def test_an_empty_subject_is_rejected_by_the_config() -> None:
+    with pytest.raises(ValueError, match="subjects"):
+        make_story(subjects=[""])
+
+
+def test_extension_reading_is_still_importable_from_monitor_deadlines() -> None:
+    from monitor import deadlines, extensions
+
+    assert (deadlines.read_extension, deadlines.ExtensionReading) == (extensions.read_extension,
+                                                                      extensions.ExtensionReading)
+
+
 # ------------------------------------------------------------------------------------ state and status
 def test_state_round_trips_through_json_exactly() -> None:
     story = make_story()

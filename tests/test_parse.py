@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.domain import SourceKind
+from monitor.fastfeed import fast_parse, is_bing_namespace
 from monitor.parse import ParsedFeed, canonical_url, parse_feed, plain_text, strip_doctype
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
@@ -316,3 +317,104 @@ def test_fast_path_declines_what_it_does_not_understand_and_feedparser_handles_i
     latin1 = latin1.replace("caf\xe9".encode(), "caf\xe9".encode("latin-1"))
     assert [i.title for i in parse(xhtml, {}).items] == ["Rich title"]
     assert [i.title for i in parse(latin1, {}).items] == ["caf\xe9"]
+
+
+# ------------------------------------------------------------------------------------- aggregators' outlets
+# Shaped like a real Bing News RSS response: the namespace is the search URL itself (with :443), links are
+# Bing's apiclick redirector, the outlet is only in <News:Source>, and there is no <guid>.
+BING_NS = "https://www.bing.com:443/news/search?q=Anthropic+Pentagon&amp;format=rss"
+
+
+def bing(*sources: str, prefix: str = "News", namespace: str = BING_NS, extra: str = "") -> bytes:
+    items = "".join(
+        f"<item><title>Pentagon deadline for Anthropic {n}</title>"
+        f"<link>http://www.bing.com/news/apiclick.aspx?ref=FexRss&amp;aid=&amp;tid=a{n}&amp;url=https%3a%2f%2f"
+        f"outlet{n}.example%2fstory&amp;c=1&amp;mkt=en-us</link><description>Copy {n}</description>"
+        f"<pubDate>Tue, 24 Feb 2026 21:0{n}:00 GMT</pubDate><{prefix}:Source>{source}</{prefix}:Source>"
+        f"<{prefix}:Image>http://www.bing.com/th?id=OVF.{n}&amp;pid=News</{prefix}:Image>{extra}</item>"
+        for n, source in enumerate(sources)
+    )
+    return (
+        f'<?xml version="1.0" encoding="utf-8" ?><rss version="2.0" xmlns:{prefix}="{namespace}"><channel>'
+        f"<title>Anthropic Pentagon - BingNews</title><link>https://www.bing.com/news/search?q=x</link>{items}"
+        "</channel></rss>"
+    ).encode()
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize(
+    ("prefix", "namespace"),
+    [
+        ("News", BING_NS),
+        ("news", "https://www.bing.com/news/search?format=RSS"),
+        ("bn", "http://bing.com/news"),
+    ],
+)
+def test_bing_items_take_their_outlet_from_news_source_on_both_paths(prefix: str, namespace: str, fast: bool) -> None:
+    parsed = parse(bing("Reuters", "AP News &amp; Wire", prefix=prefix, namespace=namespace), fast=fast)
+    assert [i.outlet for i in parsed.items] == ["Reuters", "AP News & Wire"]
+
+
+def test_bing_feed_takes_the_fast_path_and_it_agrees_with_feedparser() -> None:
+    body = bing("Reuters", "Politico")
+    assert fast_parse(body, RSS_HEADERS, "") is not None
+    assert _key(parse(body)) == _key(parse(body, fast=False))
+
+
+def test_bing_outlet_is_read_when_feedparser_has_to_recover_a_malformed_feed() -> None:
+    parsed = parse(bing("Reuters", extra="<broken>"))
+    assert parsed.warning is not None  # the loose parser did the work
+    assert [i.outlet for i in parsed.items] == ["Reuters"]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_source_element_of_another_namespace_is_not_taken_for_the_outlet(fast: bool) -> None:
+    parsed = parse(bing("Not an outlet", namespace="https://example.com/news/search"), fast=fast)
+    assert [i.outlet for i in parsed.items] == ["Anthropic Pentagon - BingNews"]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_rss_source_element_wins_over_news_source(fast: bool) -> None:
+    parsed = parse(bing("Bing Name", extra='<source url="https://www.reuters.com">Reuters</source>'), fast=fast)
+    assert [i.outlet for i in parsed.items] == ["Reuters"]
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("https://www.bing.com:443/news/search?q=a&format=rss", True),
+        ("http://bing.com/news", True),
+        (" https://WWW.BING.COM/news ", True),
+        ("https://notbing.com/news", False),
+        ("https://bing.com.evil.example/news", False),
+        ("http://search.yahoo.com/mrss/", False),
+        ("http://[bing.com/unclosed-ipv6", False),
+        ("", False),
+    ],
+)
+def test_bing_namespace_is_any_uri_on_bing_com(uri: str, expected: bool) -> None:
+    assert is_bing_namespace(uri) is expected
+
+
+def test_aggregator_items_get_one_outlet_key_per_source_not_the_aggregator_domain() -> None:
+    google = parse((FEEDS / "gnews.xml").read_bytes()).items
+    bing_body = bing("Reuters", "Politico").replace(b"outlet0.example", b"www.reuters.com").replace(
+        b"outlet1.example", b"www.politico.com"
+    )
+    bing_items = parse(bing_body).items
+    # Google News: the key follows the item's <source url>, not news.google.com.
+    assert [(i.outlet, i.outlet_key) for i in google] == [("Reuters", "reuters.com"), ("AP News", "apnews.com")]
+    # Bing: the click tracker is unwrapped, so the key is the publisher's domain.
+    assert [i.outlet_key for i in bing_items] == ["reuters.com", "politico.com"]
+    # The same outlet through two aggregators is one outlet (no false corroboration).
+    assert google[0].outlet_key == bing_items[0].outlet_key
+
+
+def test_bing_click_tracker_links_unwrap_to_the_publisher_url() -> None:
+    wrapped = (
+        "https://www.bing.com/news/apiclick.aspx?ref=FexRss&aid=&tid=6F1B2C&url="
+        "https%3a%2f%2fwww.reuters.com%2fworld%2fus%2fstory-2026-02-27%2f%3futm_source%3drss&c=123&mkt=en-us"
+    )
+    again = wrapped.replace("tid=6F1B2C", "tid=99AA01").replace("c=123", "c=456")
+    assert canonical_url(wrapped) == "https://www.reuters.com/world/us/story-2026-02-27/"
+    assert canonical_url(again) == canonical_url(wrapped)  # stable item id across fetches

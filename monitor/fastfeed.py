@@ -1,0 +1,214 @@
+"""The fast path of ``parse``: plain RSS 2.0 and Atom 1.0 through the stdlib C tree builder. Pure: no I/O, no clock.
+
+``fast_parse`` returns feedparser's entry mapping shape (``title``/``title_detail``, ``summary``, ``content``,
+``id``, ``link``, ``published``/``published_parsed``, ``updated``/``updated_parsed``, ``source``), so
+``parse`` turns both paths' entries into items with one piece of code; ``*_parsed`` are aware UTC datetimes here
+rather than ``struct_time``. It returns None for anything it does not fully understand, and the caller then
+uses feedparser; it must never give a different answer from feedparser on a document it accepts.
+
+The body it gets has already been capped and had its DOCTYPE internal subset removed by ``parse``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+BING_SOURCE = "bing_source"
+"""Entry key under which the fast path puts an item's Bing ``<News:Source>`` (the outlet's name)."""
+
+
+def is_bing_namespace(uri: str) -> bool:
+    """True for the namespace Bing News RSS declares for its ``News:`` elements.
+
+    Bing declares the search URL itself as the namespace (``https://www.bing.com:443/news/search?q=...&format=rss``),
+    so it varies per query, per port and per scheme: any URI on bing.com or a sub-domain counts.
+    """
+    try:
+        host = (urlsplit(uri.strip()).hostname or "").lower()
+    except ValueError:
+        return False
+    return host == "bing.com" or host.endswith(".bing.com")
+
+
+def bing_source_keys(namespaces: Any) -> tuple[str, ...]:
+    """feedparser's entry keys for Bing's ``<News:Source>``, given its ``namespaces`` (prefix -> URI).
+
+    feedparser names an element of a namespace it does not know by the document's prefix, lower-cased
+    (``news_source``), so the prefix is found by its URI.
+    """
+    if not isinstance(namespaces, Mapping):
+        return ()
+    return tuple(f"{prefix.lower()}_source" for prefix, uri in namespaces.items() if is_bing_namespace(str(uri)))
+
+
+# feedparser spends ~10 ms on a 50-item feed; plain RSS 2.0 and Atom 1.0 read through the C tree builder take
+# well under 1 ms, producing the same entry mapping shape. Anything unusual (another format, a declared
+# non-UTF-8 charset, xml:base, XHTML content, a DOCTYPE, malformed XML) goes to feedparser instead.
+_ATOM = "{http://www.w3.org/2005/Atom}"
+_DC_DATE = "{http://purl.org/dc/elements/1.1/}date"
+_DCTERMS = "{http://purl.org/dc/terms/}"
+_NOT_RSS = frozenset({"updated", "summary", "id", "content", "published"})  # Atom words in RSS: leave to feedparser
+_CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
+_LOOKS_HTML = re.compile(r"<[a-zA-Z/!]|&#?\w+;")
+_XML_DECL_ENC = re.compile(rb"""^<\?xml[^>]*encoding=["']([\w.:-]+)""")
+
+
+def _date(text: str | None, iso: bool) -> datetime | None:
+    if not text or not text.strip():
+        return None
+    text = text.strip()
+    try:
+        moment = datetime.fromisoformat(text) if iso else parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        from feedparser.datetimes import _parse_date  # the many odd formats feeds use
+
+        return _from_struct(_parse_date(text))
+    # Whole seconds, like feedparser's struct_time, so both paths give the same instant.
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).replace(microsecond=0)
+
+
+def _from_struct(value: Any) -> datetime | None:
+    """feedparser's ``struct_time`` (UTC) as an aware datetime; None when it has none or it is out of range."""
+    if not value:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), UTC)
+    except (OverflowError, ValueError, TypeError, OSError):
+        return None
+
+
+def _text_detail(text: str | None, kind: str | None = None) -> tuple[str, dict[str, str]]:
+    value = text or ""
+    if kind is None:
+        kind = "text/html" if _LOOKS_HTML.search(value) else "text/plain"
+    return value, {"type": kind}
+
+
+def _rss_entry(node: Any, base: str) -> dict[str, Any] | None:
+    if any(child.tag in _NOT_RSS for child in node):
+        return None
+    entry: dict[str, Any] = {}
+    entry["title"], entry["title_detail"] = _text_detail(node.findtext("title"))
+    entry["summary"], entry["summary_detail"] = _text_detail(node.findtext("description"), "text/html")
+    content = node.findtext(_CONTENT)
+    if content:
+        entry["content"] = [{"type": "text/html", "value": content}]
+    guid = node.find("guid")
+    link = (node.findtext("link") or "").strip()
+    if guid is not None and guid.text and guid.text.strip():
+        entry["id"] = guid.text.strip()
+        if not link and guid.get("isPermaLink", "true").lower() == "true" and guid.text.strip().startswith("http"):
+            link = guid.text.strip()
+    if link:
+        entry["link"] = urljoin(base, link) if base else link
+    entry["published"] = node.findtext("pubDate") or ""
+    entry["published_parsed"] = _date(entry["published"], iso=False)
+    if not entry["published_parsed"]:
+        entry["published"] = node.findtext(_DCTERMS + "issued") or node.findtext(_DCTERMS + "created") or ""
+        entry["published_parsed"] = _date(entry["published"], iso=True)
+    entry["updated"] = node.findtext(_DC_DATE) or node.findtext(_DCTERMS + "modified") or ""
+    entry["updated_parsed"] = _date(entry["updated"], iso=True)
+    source = node.find("source")
+    if source is not None:
+        entry["source"] = {"title": source.text or "", "href": source.get("url", "")}
+    bing = _bing_source(node)
+    if bing is not None:
+        entry[BING_SOURCE] = bing
+    return entry
+
+
+def _bing_source(node: Any) -> str | None:
+    """The text of an item's ``<News:Source>`` (Bing's namespace, any prefix), or None when it has none."""
+    for child in node:
+        tag = child.tag if isinstance(child.tag, str) else ""  # comments and processing instructions are not str
+        namespace, _, local = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
+        if local.lower() == "source" and namespace and is_bing_namespace(namespace):
+            return child.text or ""
+    return None
+
+
+def _atom_text(node: Any) -> tuple[str, dict[str, str]] | None:
+    if node is None:
+        return "", {"type": "text/plain"}
+    kind = node.get("type", "text")
+    if kind not in ("text", "html", "text/plain", "text/html") or len(node) or node.get("mode"):
+        return None  # markup as child elements: feedparser knows how to flatten it
+    return node.text or "", {"type": "text/html" if kind == "html" else "text/plain"}
+
+
+def _atom_entry(node: Any, base: str) -> dict[str, Any] | None:
+    entry: dict[str, Any] = {}
+    for key in ("title", "summary"):
+        detail = _atom_text(node.find(_ATOM + key))
+        if detail is None:
+            return None
+        entry[key], entry[f"{key}_detail"] = detail
+    content = node.find(_ATOM + "content")
+    if content is not None:
+        detail = _atom_text(content)
+        if detail is None:
+            return None
+        entry["content"] = [{"type": detail[1]["type"], "value": detail[0]}]
+    entry["id"] = (node.findtext(_ATOM + "id") or "").strip()
+    links = node.findall(_ATOM + "link")
+    if any(not link.get("href") for link in links):
+        return None
+    for link in links:
+        if link.get("rel", "alternate") == "alternate":
+            entry["link"] = urljoin(base, link.get("href")) if base else link.get("href")
+            break
+    else:
+        if entry["id"].startswith(("http://", "https://")):  # as feedparser does: a URL id doubles as the link
+            entry["link"] = entry["id"]
+    for key in ("published", "updated"):
+        entry[key] = node.findtext(_ATOM + key) or ""
+        entry[f"{key}_parsed"] = _date(entry[key], iso=True)
+    source = node.find(_ATOM + "source")
+    if source is not None:
+        entry["source"] = {"title": source.findtext(_ATOM + "title") or ""}
+    return entry
+
+
+def fast_parse(safe: bytes, headers: Mapping[str, str], base: str) -> tuple[str, list[dict[str, Any]]] | None:
+    """(feed title, entries) for a plain, well-formed RSS 2.0 or Atom 1.0 document in UTF-8; else None.
+
+    ``safe`` is the DOCTYPE-stripped body, ``headers`` the lower-cased response headers (their charset is
+    checked), ``base`` the URL relative links are resolved against ('' leaves them as they are).
+    """
+    from xml.etree.ElementTree import ParseError, XMLParser
+
+    head = safe[:1024].lstrip(b"\xef\xbb\xbf \t\r\n")
+    declared = _XML_DECL_ENC.match(head)
+    charset = re.search(r"charset=[\"']?([\w.:-]+)", headers.get("content-type", ""))
+    for enc in (declared.group(1).decode() if declared else "", charset.group(1) if charset else ""):
+        if enc and enc.lower() not in ("utf-8", "utf8", "us-ascii", "ascii"):
+            return None
+    if b"<!DOCTYPE" in head or b"xml:base" in safe:
+        return None
+    try:
+        parser = XMLParser()
+        parser.feed(safe)
+        root = parser.close()
+    except (ParseError, ValueError):
+        return None
+    if root.tag == "rss" and root.get("version", "").startswith(("2.", "0.9")):
+        channel = root.find("channel")
+        if channel is None:
+            return None
+        title = channel.findtext("title") or channel.findtext("{http://purl.org/dc/elements/1.1/}title") or ""
+        entries = [_rss_entry(n, base) for n in channel.iter("item")]
+    elif root.tag == _ATOM + "feed":
+        detail = _atom_text(root.find(_ATOM + "title"))
+        if detail is None:
+            return None
+        title, entries = detail[0], [_atom_entry(n, base) for n in root.findall(_ATOM + "entry")]
+    else:
+        return None
+    complete = [e for e in entries if e is not None]
+    return (title, complete) if len(complete) == len(entries) else None
