@@ -6,8 +6,9 @@ pool of untracked news clustered into events. Pure.
 - :func:`similarity`: rapidfuzz token-sort ratio of two normalised titles in [0, 1]; used to join rewrites,
   always gated by the caller (same thread and state, or same novel words).
 - :class:`Cluster`: one event of untracked news. Items join a cluster when they share new words with it
-  (words the story has not used yet, see :class:`Vocabulary`) or their titles are similar. The pool is kept
-  to a recent window and looked up through an inverted index, so the cost per item does not grow with history.
+  (words the story has not used yet, see :class:`Vocabulary`) or their titles are similar, and in either case
+  the event's headline words are shared both ways (see :func:`best_cluster`). The pool is kept to a recent
+  window and looked up through an inverted index, so the cost per item does not grow with history.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from monitor.config import StoryConfig
-from monitor.domain import Confidence, Development, DevelopmentKind, Severity, Source, SourceKind
 from monitor.relevance import fold
 
 _SUFFIX = re.compile(r"\s+[-|\u2013\u2014]\s+[^-|\u2013\u2014]{1,60}$")
@@ -113,6 +113,18 @@ class Cluster:
     syndication: list[str] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)  # Source JSON, capped
     development: str | None = None
+    _heads: frozenset[str] | None = field(default=None, init=False, compare=False, repr=False)  # derived cache
+
+    @property
+    def heads(self) -> frozenset[str]:
+        """The cluster's new words that its headlines use: what the event itself is about.
+
+        Derived from the stored normalised titles and stems (never stored), so a state loaded from JSON
+        clusters exactly as the one that was saved.
+        """
+        if self._heads is None:
+            self._heads = frozenset(s for key in self.syndication for s, _ in content_words(key) if s in self.stems)
+        return self._heads
 
     def add(self, words: list[tuple[str, str]], outlet_key: str, published: datetime, kind: str, key: str) -> None:
         for s, surface in words:
@@ -124,6 +136,7 @@ class Cluster:
         if key not in self.syndication:
             self.syndication.append(key)
         self.last_ts = max(self.last_ts, ts)
+        self._heads = None
 
     def outlets_within(self, window_end: datetime, window: timedelta) -> set[str]:
         """Distinct outlets among members published in ``[window_end - window, window_end]``."""
@@ -220,10 +233,17 @@ def best_cluster(
     threshold: float,
 ) -> str | None:
     """The cluster an item belongs to: same syndication key, else most shared new words (>= 2, or 1 with a
-    similar title), ties to the most recent cluster; None for a new event."""
+    similar title), ties to the most recent cluster; None for a new event.
+
+    Shared words must include the event's own: with two or more, one must be a word of the item's headline
+    (else the overlap is background, such as two items whose summaries both talk of "customers"); with one and
+    a similar title, that word must be in the item's headline and in the cluster's. A title similarity made of
+    words the story always uses ("Northwind Freight ... terminal data") says nothing about the event.
+    """
     same = index.by_key(key)
     if same is not None and same in clusters:
         return same
+    heads = {s for s, _ in content_words(title) if s in novel}
     best: tuple[int, float, str] | None = None
     for cid in index.candidates(novel):
         cluster = clusters.get(cid)
@@ -232,111 +252,14 @@ def best_cluster(
         shared = sum(1 for s in novel if s in cluster.stems)
         if shared < 2 and similarity(title, cluster.title) < threshold:
             continue
+        if not any(s in cluster.stems for s in heads):
+            continue  # the item's headline says nothing of this event: background overlap
+        if shared < 2 and not any(s in cluster.heads for s in heads):
+            continue  # one shared word, in a summary: the similar title is only the story's own words
         rank = (shared, cluster.last_ts, cid)
         if best is None or rank > best:
             best = rank
     return best[2] if best else None
-
-
-# ------------------------------------------------------------------------ developments in the making
-@dataclass
-class DevRecord:
-    """A development being grouped: its identity, confidence and the items (outlets, copies, titles) in it."""
-
-    key: str
-    kind: str
-    thread: str | None
-    from_state: str | None
-    to_state: str | None
-    at: datetime
-    last_at: datetime
-    confidence: str
-    severity: int
-    title: str
-    label: str = ""
-    cues: list[str] = field(default_factory=list)
-    outlets: list[str] = field(default_factory=list)  # outlet keys (domains)
-    syndication: list[str] = field(default_factory=list)  # normalised titles seen (copies collapse on these)
-    titles: list[str] = field(default_factory=list)  # up to 10 normalised titles for rewrite similarity
-    sources: list[dict[str, Any]] = field(default_factory=list)
-
-    def copy(self) -> DevRecord:
-        return DevRecord.from_json(self.to_json())
-
-    def development(self, story_id: str) -> Development:
-        sources = tuple(source_from_json(s) for s in self.sources)
-        outlets = ", ".join(dict.fromkeys(s.outlet for s in sources))
-        return Development(
-            key=self.key,
-            kind=DevelopmentKind(self.kind),
-            story_id=story_id,
-            at=self.at,
-            title=self.title,
-            severity=Severity(self.severity),
-            confidence=Confidence(self.confidence),
-            thread_id=self.thread,
-            from_state=self.from_state,
-            to_state=self.to_state,
-            summary=f"{len(self.outlets)} outlet(s): {outlets}",
-            sources=sources,
-            cues=tuple(self.cues),
-            details={"outlets": len(self.outlets), "label": self.label}
-            if self.label
-            else {"outlets": len(self.outlets)},
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "kind": self.kind,
-            "thread": self.thread,
-            "from_state": self.from_state,
-            "to_state": self.to_state,
-            "at": self.at.isoformat(),
-            "last_at": self.last_at.isoformat(),
-            "confidence": self.confidence,
-            "severity": self.severity,
-            "title": self.title,
-            "label": self.label,
-            "cues": list(self.cues),
-            "outlets": list(self.outlets),
-            "syndication": list(self.syndication),
-            "titles": list(self.titles),
-            "sources": [dict(s) for s in self.sources],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> DevRecord:
-        fields = dict(data)
-        fields["at"] = datetime.fromisoformat(data["at"])
-        fields["last_at"] = datetime.fromisoformat(data["last_at"])
-        for name in ("cues", "outlets", "syndication", "titles"):
-            fields[name] = list(data[name])
-        fields["sources"] = [dict(s) for s in data["sources"]]
-        return cls(**fields)
-
-
-def source_to_json(source: Source) -> dict[str, Any]:
-    """Full JSON of a source (the public ``Source.to_json`` plus the fields needed to rebuild it)."""
-    return {
-        **source.to_json(),
-        "published": source.published.isoformat(),
-        "feed_id": source.feed_id,
-        "item_id": source.item_id,
-        "source_kind": source.source_kind.value,
-    }
-
-
-def source_from_json(data: dict[str, Any]) -> Source:
-    return Source(
-        outlet=data["outlet"],
-        title=data["title"],
-        link=data["link"],
-        published=datetime.fromisoformat(data["published"]),
-        feed_id=data.get("feed_id", ""),
-        item_id=data.get("item_id", ""),
-        source_kind=SourceKind(data.get("source_kind", "ordinary")),
-    )
 
 
 def config_words(story: StoryConfig) -> frozenset[str]:

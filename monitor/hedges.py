@@ -3,6 +3,16 @@
 Used by ``signals`` (thread states) and ``deadlines`` (extensions read from the news). The window to the
 left of a cue is cut at clause boundaries (punctuation and conjunctions that start a new clause), so
 "Pentagon says it will not wait; Hegseth designates Anthropic" is not negated by the first clause.
+
+Two refinements of the plain left window:
+
+- A bare "to" hedges ("Pentagon to blacklist Anthropic" is announced, not done) except after a verb that
+  reports the decision itself (``DECIDED``): "council votes to ban Acme" is the council's act. "moves to"
+  stays a hedge: a move toward the act is a step, not the act (a story that tracks the step gives it a cue).
+- A verb joined by "or"/"and" to an earlier verb of the same clause shares its qualifier: in "could designate
+  X or seize its terminals" the seizure is hedged too. Only a bare verb or a participle right after the
+  conjunction is joined ("and invoke", "or seizing"); a finite verb ("won't wait and invokes") or a new
+  subject ("may appeal and the Pentagon blacklists") starts a new clause and is read on its own.
 """
 
 from __future__ import annotations
@@ -91,9 +101,16 @@ NEGATIONS: tuple[str, ...] = (
 )
 """Built-in negation cues: the act is denied, ruled out or held off."""
 
+DECIDED: frozenset[str] = frozenset({"votes", "voted", "decides", "decided"})
+"""Verbs after which "to <act>" reports the act as decided, so the bare "to" is no hedge."""
+
 WINDOW_WORDS = 6
 """How many words to the left of a cue are read for hedges and negations."""
 
+JOINED_WINDOW_WORDS = 12
+"""How many words before "or"/"and" are read for the qualifier of the verb it joins (the verb and its object)."""
+
+_JOINED = re.compile(r"\b(?:and|or)\s+$", re.IGNORECASE)
 _CLAUSE_BREAK = re.compile(r"[;:.!?\u2014\u2013|]|,\s|\s-\s|\b(?:but|and|after|as|while|because|then)\b", re.IGNORECASE)
 
 
@@ -132,14 +149,44 @@ class Modality:
         Negation wins over a hedge ("will not designate" is negated). A question mark anywhere in the
         cue's sentence makes it a hedge ("Will the Pentagon designate Anthropic?").
         """
-        window = left_window(text, cue_start)
-        negation = self._negations.search(window)
-        if negation:
-            return SignalMode.NEGATED, negation.group(0)
-        hedge = self._hedges.search(window)
-        if hedge:
-            return SignalMode.THREAT, hedge.group(0)
+        found = self._read(left_window(text, cue_start))
+        if found is not None:
+            return found
+        joined = _JOINED.search(text[:cue_start])
+        if joined and _joinable_verb(text[cue_start:]):
+            # the first verb's qualifier stands before it and its object: read the clause further back
+            found = self._read(left_window(text, joined.start(), JOINED_WINDOW_WORDS))
+            if found is not None:
+                return found
         sentence_end = re.search(r"[.!?]", text[cue_start:])
         if sentence_end and sentence_end.group(0) == "?":
             return SignalMode.THREAT, "?"
         return SignalMode.ACT, None
+
+    def _read(self, window: str) -> tuple[SignalMode, str] | None:
+        """NEGATED or THREAT with the qualifier found in ``window``, negation first; None when it has neither."""
+        negation = self._negations.search(window)
+        if negation:
+            return SignalMode.NEGATED, negation.group(0)
+        hedge = self._hedge(window)
+        return (SignalMode.THREAT, hedge) if hedge is not None else None
+
+    def _hedge(self, window: str) -> str | None:
+        """The first hedge of the window, skipping a bare "to" after a verb of decision ("votes to ban")."""
+        for hit in self._hedges.finditer(window):
+            if hit.group(0).lower() == "to":
+                previous = window[: hit.start()].split()
+                if previous and previous[-1].lower() in DECIDED:
+                    continue
+            return hit.group(0)
+        return None
+
+
+def _joinable_verb(rest: str) -> bool:
+    """The word at the cue is a bare verb or a participle, which can share the clause of a verb before "or"/"and"
+    ("could designate X or seize"); a finite -s/-ed form ("and invokes", "and blacklisted") is its own predicate."""
+    words = rest.split(maxsplit=1)
+    word = words[0].lower().strip("\"'") if words else ""
+    if word.endswith("ing"):
+        return True
+    return bool(word) and not word.endswith("ed") and not (word.endswith("s") and not word.endswith("ss"))

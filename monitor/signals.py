@@ -206,6 +206,18 @@ class SignalReader:
             signals.extend(found)
         return tuple(signals)
 
+    def by_thread(self, title: str, summary: str = "") -> dict[str, list[Signal]]:
+        """An item's signals grouped by thread: the title's, and the summary's for a thread the title says
+        nothing about or only mentions. Spans index the text they were read from (title or summary)."""
+        found: dict[str, list[Signal]] = {}
+        for signal in self.read(title):
+            found.setdefault(signal.thread_id, []).append(signal)
+        if summary:
+            for signal in self.read(summary):
+                if signal.thread_id not in found or all(s.mode is SignalMode.MENTION for s in found[signal.thread_id]):
+                    found.setdefault(signal.thread_id, []).append(signal)
+        return found
+
     def _read_line(self, thread: _ThreadReader, line: str, offset: int) -> list[Signal]:
         folded = fold(line)
         matches: list[tuple[int, int, int, _Cue]] = []

@@ -16,29 +16,19 @@ Rules (issue 4, DESIGN.md invariant 4):
 - Only a recent window is kept (developments for ``recent_window``, the pool for ``cluster_window``), so the
   state and the cost per item do not grow with history.
 
+The remembered state (``StoryState``, ``ThreadStatus``, development records, their JSON) lives in
+``story_state.py`` and is re-exported here, where callers import it from.
+
 ``advance`` does not modify the state it is given; it works on a copy and returns it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from monitor.cluster import (
-    Cluster,
-    ClusterIndex,
-    DevRecord,
-    Vocabulary,
-    best_cluster,
-    config_words,
-    content_words,
-    similarity,
-    source_from_json,
-    source_to_json,
-    syndication_key,
-)
+from monitor.cluster import Cluster, best_cluster, config_words, content_words, similarity, syndication_key
 from monitor.config import StoryConfig, ThreadConfig
 from monitor.domain import (
     Confidence,
@@ -53,33 +43,23 @@ from monitor.domain import (
 )
 from monitor.relevance import RelevanceMatcher
 from monitor.signals import Signal, SignalReader
+from monitor.story_state import (
+    DevRecord,
+    StoryState,
+    ThreadStatus,
+    initial_state,
+    source_from_json,
+    source_to_json,
+    thread_summary,
+)
+
+__all__ = ["Evidence", "StoryOutcome", "StoryState", "ThreadStatus", "advance", "initial_state", "thread_summary"]
 
 REWRITE_SIMILARITY = 0.8
 """How alike a headline without a state cue must be to a development's headline to join it (same thread)."""
 
 MAX_SOURCES = 25
 """Sources listed per development (outlets are still counted beyond it)."""
-
-
-@dataclass
-class ThreadStatus:
-    """Where one thread stands: its state, since when, and the development that put it there."""
-
-    state: str
-    since: datetime | None = None
-    development: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "state": self.state,
-            "since": self.since.isoformat() if self.since else None,
-            "development": self.development,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ThreadStatus:
-        since = data.get("since")
-        return cls(data["state"], datetime.fromisoformat(since) if since else None, data.get("development"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,100 +75,11 @@ class Evidence:
     development: str | None = None
 
 
-@dataclass
-class StoryState:
-    """Everything the reducer remembers about one story, stored by the service as JSON (``to_json``)."""
-
-    story_id: str
-    threads: dict[str, ThreadStatus]
-    developments: dict[str, DevRecord] = field(default_factory=dict)  # recent ones, by key
-    clusters: dict[str, Cluster] = field(default_factory=dict)  # the pool of untracked news
-    vocabulary: Vocabulary = field(default_factory=Vocabulary)
-    seen: dict[str, str] = field(default_factory=dict)  # link or feed:item -> published ISO, recent only
-    counters: dict[str, int] = field(default_factory=dict)
-    _index: ClusterIndex | None = field(default=None, compare=False, repr=False)
-    _owned: set[str] = field(default_factory=set, compare=False, repr=False)  # records copied by this state
-
-    def index(self) -> ClusterIndex:
-        if self._index is None:
-            self._index = ClusterIndex(self.clusters.values())
-        return self._index
-
-    def copy(self) -> StoryState:
-        """A copy sharing the records, which the reducer copies before changing one (copy on write).
-
-        The derived cluster index moves to the copy (this state rebuilds its own if it is ever used again),
-        so a chain of polls never rebuilds it.
-        """
-        copied = StoryState(
-            story_id=self.story_id,
-            threads=dict(self.threads),  # ThreadStatus values are replaced, never changed in place
-            developments=dict(self.developments),
-            clusters=dict(self.clusters),
-            vocabulary=Vocabulary(dict(self.vocabulary.counts), self.vocabulary.cap),
-            seen=dict(self.seen),
-            counters=dict(self.counters),
-        )
-        copied._index, self._index = self._index, None
-        return copied
-
-    def own_development(self, key: str) -> DevRecord:
-        if key not in self._owned:
-            self.developments[key] = self.developments[key].copy()
-            self._owned.add(key)
-        return self.developments[key]
-
-    def own_cluster(self, cid: str) -> Cluster:
-        if f"cluster:{cid}" not in self._owned:
-            self.clusters[cid] = self.clusters[cid].copy()
-            self._owned.add(f"cluster:{cid}")
-        return self.clusters[cid]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": 1,
-            "story_id": self.story_id,
-            "threads": {k: v.to_json() for k, v in self.threads.items()},
-            "developments": {k: v.to_json() for k, v in self.developments.items()},
-            "clusters": {k: v.to_json() for k, v in self.clusters.items()},
-            "vocabulary": dict(self.vocabulary.counts),
-            "seen": dict(self.seen),
-            "counters": dict(self.counters),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> StoryState:
-        return cls(
-            story_id=data["story_id"],
-            threads={k: ThreadStatus.from_json(v) for k, v in data["threads"].items()},
-            developments={k: DevRecord.from_json(v) for k, v in data["developments"].items()},
-            clusters={k: Cluster.from_json(v) for k, v in data["clusters"].items()},
-            vocabulary=Vocabulary(dict(data["vocabulary"])),
-            seen=dict(data["seen"]),
-            counters=dict(data["counters"]),
-        )
-
-
 @dataclass(frozen=True, slots=True)
 class StoryOutcome:
     state: StoryState
     developments: tuple[Development, ...]
     evidence: tuple[Evidence, ...] = ()
-
-
-def initial_state(story: StoryConfig) -> StoryState:
-    """Every thread at its initial state, nothing remembered."""
-    return StoryState(story.id, {tid: ThreadStatus(t.initial_state) for tid, t in story.threads.items()})
-
-
-def thread_summary(story: StoryConfig, state: StoryState) -> str:
-    """One line: ``designation: formally designated a supply chain risk · dpa: DPA threatened · ...``."""
-    parts = []
-    for tid, thread in story.threads.items():
-        status = state.threads.get(tid)
-        current = status.state if status else thread.initial_state
-        parts.append(f"{tid}: {thread.state(current).label}")
-    return " · ".join(parts)
 
 
 class _Engine:
@@ -222,7 +113,7 @@ def advance(story: StoryConfig, state: StoryState, items: Sequence[Item], now: d
     evidence: list[Evidence] = []
     for item in items:
         _process(engine, new, item, now, touched, evidence)
-    _prune(story, new, now)
+    new.prune(story, now)
     developments = []
     for key in touched:
         record = new.developments.get(key)
@@ -249,7 +140,7 @@ def _process(
         return
     key = syndication_key(item.title)
     words = content_words(f"{item.title}\n{item.summary}")
-    by_thread = _signals_by_thread(engine.reader, item)
+    by_thread = engine.reader.by_thread(item.title, item.summary)
     claimed = False
     for tid, signals in by_thread.items():
         moving = [s for s in signals if s.mode in (SignalMode.ACT, SignalMode.THREAT)]
@@ -267,18 +158,6 @@ def _process(
         elif story.new_developments.enabled:
             out.append(_pool(engine, state, item, key, words, touched))
     state.vocabulary.add(s for s, _ in words)
-
-
-def _signals_by_thread(reader: SignalReader, item: Item) -> dict[str, list[Signal]]:
-    """Title signals per thread; a thread the title says nothing about is read from the summary."""
-    found: dict[str, list[Signal]] = {}
-    for signal in reader.read(item.title):
-        found.setdefault(signal.thread_id, []).append(signal)
-    if item.summary:
-        for signal in reader.read(item.summary):
-            if signal.thread_id not in found or all(s.mode is SignalMode.MENTION for s in found[signal.thread_id]):
-                found.setdefault(signal.thread_id, []).append(signal)
-    return found
 
 
 def _target(thread: ThreadConfig, signal: Signal) -> str | None:
@@ -356,9 +235,7 @@ def _move(
         severity = Severity.CRITICAL if dest.level >= 3 else Severity.WARNING
     else:
         severity = Severity.NOTICE
-    counter = f"{tid}:{target}"
-    state.counters[counter] = state.counters.get(counter, 0) + 1
-    dev_key = f"{story.id}:{tid}:{target}:{state.counters[counter]}"
+    dev_key = f"{story.id}:{tid}:{target}:{state.next_count(f'{tid}:{target}')}"
     name = thread.title or tid.replace("_", " ").capitalize()
     record = DevRecord(
         key=dev_key,
@@ -373,8 +250,7 @@ def _move(
         title=f"{name}: {dest.label} (was: {source.label})",
     )
     _add_source(record, item, key, cue)
-    state.developments[dev_key] = record
-    state._owned.add(dev_key)
+    state.add_development(record)
     state.threads[tid] = ThreadStatus(target, item.published, dev_key)
     return record
 
@@ -467,10 +343,8 @@ def _pool(
     index = state.index()
     cid = best_cluster(state.clusters, index, key, key, novel, settings.similarity)
     if cid is None:
-        state.counters["cluster"] = state.counters.get("cluster", 0) + 1
-        cid = f"c{state.counters['cluster']}"
-        state.clusters[cid] = Cluster(cid, key, item.published.timestamp(), item.published.timestamp())
-        state._owned.add(f"cluster:{cid}")
+        cid = f"c{state.next_count('cluster')}"
+        state.add_cluster(Cluster(cid, key, item.published.timestamp(), item.published.timestamp()))
     cluster = state.own_cluster(cid)
     cluster.add(novel_words, item.outlet_key, item.published, item.source_kind.value, key)
     index.add(cluster, novel, [key])
@@ -490,8 +364,7 @@ def _pool(
     label = cluster.label(still_new, settings.label_words)
     if not label:
         return Evidence(item.item_id, "pooled")  # nothing new to the story: background coverage
-    state.counters["new"] = state.counters.get("new", 0) + 1
-    dev_key = f"{story.id}:new:{state.counters['new']}"
+    dev_key = f"{story.id}:new:{state.next_count('new')}"
     # headline: the source whose title carries most of the label (the event itself, not an early side story)
     scores = [sum(1 for w in label if w in {x for _, x in content_words(src["title"])}) for src in cluster.sources]
     first = source_from_json(cluster.sources[scores.index(max(scores))])
@@ -512,25 +385,7 @@ def _pool(
         titles=list(cluster.syndication[:10]),
         sources=[dict(s) for s in cluster.sources],
     )
-    state.developments[dev_key] = record
-    state._owned.add(dev_key)
+    state.add_development(record)
     cluster.development = dev_key
     touched[dev_key] = None
     return Evidence(item.item_id, "moved", development=dev_key)
-
-
-def _prune(story: StoryConfig, state: StoryState, now: datetime) -> None:
-    """Forget what is older than the recent windows, so state size and per-item cost stay flat."""
-    horizon = now - story.recent_window
-    for key in [k for k, r in state.developments.items() if r.last_at < horizon]:
-        del state.developments[key]
-    seen_horizon = horizon.isoformat()
-    if len(state.seen) > 64:
-        state.seen = {k: v for k, v in state.seen.items() if v >= seen_horizon}
-    pool_horizon = now - story.new_developments.cluster_window
-    stale = [c for c in state.clusters.values() if c.last_ts < pool_horizon.timestamp()]
-    if stale:
-        index = state.index()
-        for cluster in stale:
-            index.remove(cluster)
-            del state.clusters[cluster.id]

@@ -82,6 +82,36 @@ def test_best_cluster_needs_two_shared_new_words_or_a_similar_title() -> None:
     assert best_cluster(clusters, index, "z", "senate hearing on ai safety", one_shared, 0.6) == "c2"
 
 
+@pytest.mark.parametrize(
+    ("title", "novel", "joins"),
+    [
+        # two shared new words and one of them in the item's headline: the same event
+        ("northwind files lawsuit over terminal data demand", {"lawsuit", "demand", "judg"}, True),
+        # two shared new words, neither in the item's headline: background both summaries talk about
+        ("northwind freight ceo says terminal data is theirs", {"ceo", "demand", "judg"}, False),
+        # one shared word in both headlines and a similar title: the same event
+        ("northwind lawsuit over terminal data", {"lawsuit"}, True),
+        # one shared word, in the cluster's summaries only, title similar through the story's own words
+        ("northwind freight customers over terminal data", {"customer"}, False),
+    ],
+)
+def test_an_item_joins_a_cluster_only_when_a_headline_word_of_the_event_is_shared(
+    title: str, novel: set[str], joins: bool
+) -> None:
+    lawsuit = Cluster("c1", "northwind freight sues over terminal data lawsuit", T0.timestamp(), T0.timestamp())
+    words = ["sues", "lawsuit", "demand", "judge", "customers"]  # sues, lawsuit: headline; the rest: summary
+    lawsuit.add([(stem(w), w) for w in words], "a.test", T0, "ordinary", lawsuit.title)
+    assert lawsuit.heads == {stem("sues"), stem("lawsuit")}
+    clusters = {"c1": lawsuit}
+    stems = {stem(w) for w in novel}
+    assert (best_cluster(clusters, ClusterIndex(clusters.values()), "k", title, stems, 0.6) == "c1") is joins
+
+
+def test_cluster_headline_words_are_rebuilt_the_same_after_a_json_round_trip() -> None:
+    cluster = _cluster("c1", "judge hears anthropic lawsuit", ["lawsuit", "judge", "court"], T0)
+    assert Cluster.from_json(cluster.to_json()).heads == cluster.heads == {stem("lawsuit"), stem("judge")}
+
+
 def test_a_syndicated_copy_joins_its_cluster_without_shared_words() -> None:
     cluster = _cluster("c1", "anthropic sues pentagon", ["lawsuit"], T0)
     index = ClusterIndex([cluster])

@@ -102,11 +102,45 @@ def _one(text: str) -> Signal:
         ("Ministry declares Acme an import risk", SignalMode.ACT, None),  # a word between the cue's words
         ("Ministry declares Acme could be an import risk", SignalMode.THREAT, "could"),  # hedge inside the gap
         ("Court bars ministry from banning Acme", SignalMode.NEGATED, "from"),
+        ("Riverton council votes to ban Acme's delivery drones", SignalMode.ACT, None),  # the vote is the act
+        ("Ministry decided to ban Acme", SignalMode.ACT, None),
+        ("Ministry to ban Acme", SignalMode.THREAT, "to"),  # headline future: announced, not done
+        ("Ministry moves to ban Acme", SignalMode.THREAT, "to"),  # a step toward the act, not the act
+        ("Council could vote to ban Acme", SignalMode.THREAT, "could"),
     ],
 )
 def test_mode_and_qualifier(text: str, mode: SignalMode, qualifier: str | None) -> None:
     signal = _one(text)
     assert (signal.mode, signal.qualifier) == (mode, qualifier)
+
+
+FICTIONAL = load_settings(ROOT / "tests" / "data" / "fictional.toml", env={}).stories[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Port authority could designate Northwind Freight a critical operator or seize its terminals",
+            [("designation", "designated", "threat"), ("seizure", "invoked", "threat")],
+        ),
+        (
+            "Port authority may designate Northwind Freight and seize its terminals",
+            [("designation", "designated", "threat"), ("seizure", "invoked", "threat")],
+        ),
+        (
+            "Port authority will not designate Northwind Freight or seize its terminals",
+            [("designation", "designated", "negated"), ("seizure", "invoked", "negated")],
+        ),
+        # a finite verb after "and" is a predicate of its own; a new subject starts a new clause
+        ("Port authority won't wait and seizes Northwind terminals", [("seizure", "invoked", "act")]),
+        ("Northwind may appeal and the port authority seizes its terminals", [("seizure", "invoked", "act")]),
+    ],
+)
+def test_a_qualifier_carries_over_or_and_to_a_verb_of_the_same_clause(
+    text: str, expected: list[tuple[str, str, str]]
+) -> None:
+    assert read_headline(FICTIONAL, text) == expected
 
 
 def test_signal_keeps_the_cue_and_the_span_it_matched_in_the_original_text() -> None:

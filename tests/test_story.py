@@ -190,6 +190,33 @@ def test_untracked_news_from_three_outlets_is_a_new_development_labelled_by_new_
     assert {s.outlet for s in development.sources} == {"a.test", "b.test", "c.test"}
 
 
+# The fixture archive's defect, in small: a side story and the lawsuit share one new word ("customers"), in the
+# lawsuit's summaries only, and their titles look alike only through the story's own words (Acme, ministry,
+# import). The side story must not become part of the lawsuit's development, before or after it.
+SIDE_STORY = ("Acme says ministry import rules hurt its customers", "The company will keep talking to the ministry.")
+LAWSUIT_ABOUT_CUSTOMERS = [(t, o, f"{s} Acme acts for its customers, a spokesman said.") for t, o, s in LAWSUIT]
+
+
+def test_a_new_development_holds_only_items_about_its_event_not_an_earlier_side_story() -> None:
+    side = item(SIDE_STORY[0], "d.test", -20 * 60, SIDE_STORY[1])
+    lawsuit = [item(t, o, 30 * i, s) for i, (t, o, s) in enumerate(LAWSUIT_ABOUT_CUSTOMERS)]
+    [development] = run(side, *lawsuit).developments
+    assert development.kind is DevelopmentKind.NEW_DEVELOPMENT
+    assert {s.outlet for s in development.sources} == {"a.test", "b.test", "c.test"}
+    assert development.details["outlets"] == 3
+    assert SIDE_STORY[0] not in development.title
+    assert "lawsuit" in development.details["label"]
+    assert not {"customers", "rules", "hurt"} & set(development.details["label"].split(", "))
+
+
+def test_a_side_story_after_a_new_development_does_not_join_it() -> None:
+    lawsuit = [item(t, o, 30 * i, s) for i, (t, o, s) in enumerate(LAWSUIT_ABOUT_CUSTOMERS)]
+    first = run(*lawsuit)
+    later = run(item(SIDE_STORY[0], "d.test", 120, SIDE_STORY[1]), state=first.state)
+    assert later.developments == ()
+    assert [e.action for e in later.evidence] == ["pooled"]
+
+
 def test_three_outlets_spread_over_more_than_the_outlet_window_are_no_new_development() -> None:
     items = [item(t, o, 7 * 60 * i, s) for i, (t, o, s) in enumerate(LAWSUIT)]  # 0 h, 7 h, 14 h
     assert run(*items).developments == ()
