@@ -26,13 +26,17 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.config_errors import describe, relevant, scrub, substitute_env
 from monitor.domain import Confidence, DevelopmentKind, Severity, SourceKind, StateKind
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError
 
+# re-exported for older callers; new code imports from monitor.masking
+from monitor.masking import mask_database_url as mask_database_url
+from monitor.masking import mask_secret_url as mask_secret_url
+
 DEFAULT_CONFIG_PATH = "config/monitor.toml"
 DEFAULT_DATABASE_URL = "sqlite:///state/monitor.db"
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _CLOCK = r"(?:[01]?\d|2[0-3]):[0-5]\d"
 _QUIET_HOURS = re.compile(rf"{_CLOCK}-{_CLOCK}")
@@ -385,137 +389,6 @@ def _no_duplicates(ids: list[str], where: str, what: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- loading
-def _substitute_env(
-    value: Any, env: Mapping[str, str], path: str, problems: list[str], used: list[str] | None = None
-) -> Any:
-    """Replace ``${NAME}`` in every string; a missing variable is a problem naming it and the field.
-
-    The substituted values are appended to ``used`` so error messages can be scrubbed of them (secrets).
-    """
-    if isinstance(value, str):
-
-        def replace(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in env:
-                problems.append(
-                    f"{path}: environment variable {name} is not set; export it or put it in the env file"
-                )
-                return ""
-            if used is not None:
-                used.append(env[name])
-            return env[name]
-
-        return _ENV_REF.sub(replace, value)
-    if isinstance(value, dict):
-        return {k: _substitute_env(v, env, f"{path}.{k}" if path else k, problems, used) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_substitute_env(v, env, f"{path}[{i}]", problems, used) for i, v in enumerate(value)]
-    return value
-
-
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    """``("stories", 0, "threads", "dpa", "states", 2, "cues")`` -> ``stories[0].threads.dpa.states[2].cues``."""
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif part.startswith(("function-", "constrained-")) or part in {"timedelta", "str", "datetime", "int"}:
-            continue  # pydantic's internal validator names, not fields
-        else:
-            path += f".{part}" if path else part
-    return path or "(top level)"
-
-
-_LIST_HINT = 'write a list, e.g. ["a", "b"]'
-_TABLE_HINT = "write a table: [name] on its own line, or { key = value }"
-_DATETIME_HINT = "write a TOML local date-time without quotes or offset, e.g. 2026-02-27T17:01:00"
-# What to do about each pydantic error type; the pydantic message says what is wrong, this says how to fix it.
-_HINTS: dict[str, str] = {
-    "bool_parsing": "write true or false, without quotes",
-    "bool_type": "write true or false, without quotes",
-    "int_parsing": "write a whole number without quotes",
-    "int_type": "write a whole number without quotes",
-    "int_from_float": "write a whole number",
-    "float_parsing": "write a number without quotes, e.g. 0.6",
-    "float_type": "write a number without quotes, e.g. 0.6",
-    "string_type": 'write it as a quoted string, e.g. "text"',
-    "tuple_type": _LIST_HINT,
-    "list_type": _LIST_HINT,
-    "dict_type": _TABLE_HINT,
-    "model_type": _TABLE_HINT,
-    "model_attributes_type": _TABLE_HINT,
-    "datetime_type": _DATETIME_HINT,
-    "datetime_parsing": _DATETIME_HINT,
-    "datetime_from_date_parsing": _DATETIME_HINT,
-    "enum": "use one of the values listed",
-    "literal_error": "use one of the values listed",
-    "string_too_short": "empty text matches nothing; write the text or remove the entry",
-    "greater_than": "use a larger value",
-    "greater_than_equal": "use a larger value",
-    "less_than": "use a smaller value",
-    "less_than_equal": "use a smaller value",
-}
-
-
-def _shown(value: Any) -> str:
-    """A short rendering of a scalar input for a message ('' for tables and lists: they are not helpful inline)."""
-    if isinstance(value, bool | int | float):
-        return f" (got {value!r})"
-    if isinstance(value, str):
-        return f" (got {value[:60] + '...' if len(value) > 60 else value!r})"
-    return ""
-
-
-def _describe(error: Mapping[str, Any]) -> str:
-    """One pydantic error -> ``field.path: what is wrong; how to fix it``."""
-    path = _field_path(tuple(error["loc"]))
-    kind = error["type"]
-    message = str(error["msg"]).removeprefix("Value error, ")
-    context = error.get("ctx") or {}
-    if kind == "extra_forbidden":
-        return f"{path}: unknown key; remove it or check its spelling against docs/configuration.md"
-    if kind == "missing":
-        return f"{path}: required key is missing; add it (see docs/configuration.md)"
-    if kind == "too_short":
-        if path == "stories":
-            return "stories: no story is configured; add at least one [[stories]] table (see docs/configuration.md)"
-        wanted = context.get("min_length", 1)
-        found = context.get("actual_length", 0)
-        return f"{path}: needs at least {wanted} {'entry' if wanted == 1 else 'entries'}, found {found}; add more"
-    if kind == "string_pattern_mismatch" and path.endswith("url"):
-        return f"{path}: not an http(s) URL{_shown(error.get('input'))}; feeds are fetched over HTTP, so write https://..."
-    if kind in _HINTS:
-        return f"{path}: {message}{_shown(error.get('input'))}; {_HINTS[kind]}"
-    # model-level validators report a relative path in their message ("transitions.x: ..."); join it on
-    head, sep, rest = message.partition(": ")
-    if sep and re.fullmatch(r"[A-Za-z_][\w.\[\]-]*", head):
-        if head.startswith(("feeds[", "stories[", "channels[")):
-            return message
-        return f"{path}.{head}: {rest}" if path != "(top level)" else message
-    return f"{path}: {message}"
-
-
-def _relevant(errors: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Drop knock-on errors: a list whose items failed is also reported as "too short" (0 valid items)."""
-    locs = [tuple(e["loc"]) for e in errors]
-    return [
-        e
-        for e in errors
-        if not (
-            e["type"] == "too_short"
-            and any(len(other) > len(e["loc"]) and other[: len(e["loc"])] == tuple(e["loc"]) for other in locs)
-        )
-    ]
-
-
-def _scrub(problem: str, secrets: list[str]) -> str:
-    """Hide every value that came from the environment (invariant 7: secrets never reach output)."""
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        if len(secret) >= 3:
-            problem = problem.replace(secret, "***")
-    return problem
-
-
 def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None, source: str = "") -> Settings:
     """Validate an already-parsed TOML document. Raises ConfigError listing every problem.
 
@@ -524,14 +397,14 @@ def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None
     """
     problems: list[str] = []
     used: list[str] = []
-    resolved = _substitute_env(dict(data), os.environ if env is None else env, "", problems, used)
+    resolved = substitute_env(dict(data), os.environ if env is None else env, "", problems, used)
     if problems:
         raise ConfigError(problems, source)
     try:
         settings = Settings.model_validate(resolved)
     except ValidationError as exc:
-        errors = _relevant(list(exc.errors()))
-        raise ConfigError([_scrub(_describe(e), used) for e in errors], source) from None
+        errors = relevant(list(exc.errors()))
+        raise ConfigError([scrub(describe(e), used) for e in errors], source) from None
     return settings
 
 
@@ -551,21 +424,3 @@ def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Set
         monitor = settings.monitor.model_copy(update={"database_url": override})
         settings = settings.model_copy(update={"monitor": monitor})
     return settings
-
-
-def mask_secret_url(url: str) -> str:
-    """``tgram://123:abc/456`` -> ``tgram://***``: keep the scheme (and for mail the host), hide the rest."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return "***"
-    # the authority ends at the first '/', '?' or '#': an '@' in the query (``?to=a@b``) is not the host
-    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    host = authority.rsplit("@", 1)[-1].split(":", 1)[0]
-    if scheme.lower() in {"mailto", "mailtos", "json", "jsons", "form", "forms", "xml", "xmls"} and host:
-        return f"{scheme}://***@{host}/***"
-    return f"{scheme}://***"
-
-
-def mask_database_url(url: str) -> str:
-    """Hide a password in a SQLAlchemy URL."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 from urllib.parse import unquote, urlsplit
 
-from monitor.config import mask_secret_url
+from monitor.masking import mask_secret_url
 from monitor.render import Message, cut, terminal_safe
 from monitor.routing import CONSOLE_URL
 

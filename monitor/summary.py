@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from monitor.config import Settings, mask_database_url, mask_secret_url
+from monitor.config import Settings
 from monitor.domain import DeliveryStatus, iso_utc
 from monitor.durations import format_duration, parse_duration
+from monitor.masking import mask_database_url, mask_secret_url
 
 if TYPE_CHECKING:
     from monitor.store import Store
