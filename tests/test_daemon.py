@@ -206,6 +206,8 @@ def test_sigterm_in_the_middle_of_a_slow_fetch_exits_0_within_10s_and_status_sho
     assert stopped and started and stopped[1] >= started[1]
     assert "in-flight work did not finish" in daemon.log()
     store.close()
+    stopped_check = monitor_cli(config, "status", "--check")
+    assert stopped_check.returncode == 1 and "stopped" in stopped_check.stderr
 
 
 @pytest.mark.parametrize(
@@ -244,9 +246,8 @@ def test_health_check_fails_right_after_a_clean_stop_without_waiting_for_the_sta
         tx.set_meta(STOPPED_KEY, (tick + timedelta(seconds=1)).isoformat(), tick + timedelta(seconds=1))
     health = daemon_health(settings, store, tick + timedelta(seconds=5))
     store.close()
-    if health["running"]:
-        pytest.xfail("summary.daemon_health ignores daemon.stopped_at (fix requested from the lead)")
-    assert not health["ok"]
+    assert (health["ok"], health["running"]) == (False, False)
+    assert "stopped" in health["reason"]
 
 
 # ---------------------------------------------------------------------------------------------- crashes

@@ -141,7 +141,7 @@ def rss_kib(pid: int) -> int:
 
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -157,7 +157,8 @@ def main() -> None:
     rng = random.Random(7)
     feeds = Feeds(args.feeds, rng)
 
-    with FeedServer() as server, Receiver() as receiver, tempfile.TemporaryDirectory() as folder:
+    receiver = Receiver()
+    with FeedServer() as server, receiver, tempfile.TemporaryDirectory() as folder:
         server.handler("/f/", feeds.resolve)
         lines = [
             "[monitor]", f'database_url = "sqlite:///{folder}/soak.db"', 'contact = "soak@example.test"',
@@ -209,6 +210,8 @@ def main() -> None:
     result = {
         "minutes": args.minutes, "feeds": args.feeds, "poll_s": args.poll, "tick_s": args.tick,
         "items_published": len(feeds.published), "items_delivered": len(latencies),
+        "undelivered_published_s_before_end": [round(end - t) for s, t in feeds.published.items()
+                                               if s not in receiver.arrived],
         "duplicates": receiver.duplicates, "exit_code": code, "log_errors": len(errors),
         "latency_median_s": round(statistics.median(latencies), 2) if latencies else None,
         "latency_p95_s": round(percentile(latencies, 0.95), 2) if latencies else None,
@@ -227,6 +230,9 @@ def main() -> None:
           f"max {result['latency_max_s']} s")
     print("daemon RSS (s -> MiB): " + ", ".join(f"{at}s {mib}" for at, mib in result["rss_mib"]))
     print(f"RSS growth after warm-up: {result['rss_growth_after_warmup_mib']} MiB")
+    if result["undelivered_published_s_before_end"]:
+        print("undelivered items, published this many s before the end:",
+              result["undelivered_published_s_before_end"])
     for line in errors[:5]:
         print("  log:", line)
 
