@@ -1,8 +1,8 @@
 """The state store's data model: SQLModel tables, and the plain frozen row types the store returns.
 
-Imported only by ``monitor.store`` (which re-exports the row types), the migrations and tests. The tables
-describe the schema; every query lives in ``monitor.store`` and goes through the Core ``Table`` objects
-(``FEED``, ``ITEM``...), so no live ORM object ever leaves the store.
+Imported only by ``monitor.store`` (which re-exports the row types) and its mixin ``monitor.store_story``, the
+migrations and tests. The tables describe the schema; every query lives in those two modules and uses the Core
+``Table`` objects (``FEED``, ``ITEM``...), so no live ORM object ever leaves the store.
 Schema changes are made by an Alembic migration in ``monitor/migrations/versions`` *and* here; a test
 checks that the migrated database and these models agree.
 

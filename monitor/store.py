@@ -9,19 +9,20 @@ atomic together, which is how a development and its outbox rows are recorded at 
 
 Values crossing the API are frozen dataclasses or domain types, never live ORM objects; every datetime
 goes in and comes out timezone-aware UTC. The same code runs on PostgreSQL (``postgresql+psycopg://``).
+
+This module holds the connection and the feed side (feeds, items, meta); the story side (reducer and deadline
+state, developments, the outbox) is in :mod:`monitor.store_story`, mixed into :class:`Tx`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, literal_column, or_, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Engine, create_engine, event, func, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -29,7 +30,7 @@ from sqlalchemy.pool import StaticPool
 
 from monitor import models as m
 from monitor.config import DEFAULT_DATABASE_URL, FeedConfig, mask_database_url
-from monitor.domain import Confidence, DeliveryStatus, Development, Item
+from monitor.domain import Item
 from monitor.errors import StoreError
 from monitor.models import (
     FEED_FIELDS,
@@ -38,16 +39,14 @@ from monitor.models import (
     FeedRow,
     OutboxRow,
     ThreadRow,
-    development_from_row,
-    development_values,
-    dumps,
     feed_row,
     item_from_row,
     loads,
-    outbox_row,
 )
+from monitor.store_story import StoryQueries, chunks, dialect_insert, rowcount
 
 __all__ = ["DeadlineRow", "DevelopmentRecord", "FeedRow", "OutboxRow", "Store", "ThreadRow", "Tx"]
+__all__ += ["dialect_insert", "rowcount"]  # helpers now in monitor.store_story, still importable from here
 
 _BEGIN_OPTION = "monitor_begin"
 _MIGRATION_LOCK = 0x6D6F6E69  # PostgreSQL advisory lock id serialising concurrent migrations ("moni")
@@ -186,18 +185,6 @@ def _sqlite_on_begin(conn: Any) -> None:
     conn.exec_driver_sql(conn.get_execution_options().get(_BEGIN_OPTION, "BEGIN"))
 
 
-def dialect_insert(dialect: str, table: Any) -> Any:
-    """An INSERT supporting ``on_conflict_do_nothing/update`` (both SQLite and PostgreSQL have them)."""
-    if dialect == "postgresql":
-        return postgresql_insert(table)
-    return sqlite_insert(table)
-
-
-def rowcount(result: Any) -> int:
-    """Rows matched by an UPDATE or DELETE."""
-    return int(result.rowcount)
-
-
 def _brief(exc: BaseException, url: str) -> str:
     """A one-line reason without SQL, parameters or the password."""
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
@@ -205,15 +192,8 @@ def _brief(exc: BaseException, url: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ transaction
-class Tx:
-    """The queries, all running in one transaction of a ``Session``."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self._dialect = session.get_bind().dialect.name
-
-    def _execute(self, statement: Any) -> Any:
-        return self.session.execute(statement)
+class Tx(StoryQueries):
+    """The queries of one ``Session`` transaction: feeds, items and meta here, the story side from the mixin."""
 
     # ------------------------------------------------------------------ feeds
     def sync_feeds(self, feeds: Sequence[FeedConfig], now: datetime) -> None:
@@ -271,52 +251,90 @@ class Tx:
 
     # ------------------------------------------------------------------ items
     def insert_items(self, items: Sequence[Item], *, seed: bool) -> list[Item]:
-        """Store items; return only those not seen before (by ``(feed_id, item_id)``), in the given order.
+        """Store items; return only those not seen before, in the given order.
 
-        An item seen again (even with an edited title) is not new and keeps its first text; its ``last_seen``
-        moves to this poll. ``seed`` marks the items of a feed's first poll (known, never news). The poll time is
-        the items' ``fetched_at``. The feed's ``items_seen`` counter is the caller's (``update_feed``).
+        Seen before: a stored ``(feed_id, item_id)``, or a stored ``(feed_id, link)`` where the link names one
+        entry: a feed that changes an entry's guid (a CMS move, a revision in the guid) while its canonical link
+        stays the same is not news again. Where several entries share a link (in this batch or in the store: a
+        live blog's posts, a homepage link on every entry), the link identifies nothing and only the id counts.
+        An item seen again (even with an edited title or a new guid) is not stored again and keeps its first
+        text; its stored row's ``last_seen`` moves to this poll. ``seed`` marks the items of a feed's first
+        poll (known, never news). The poll time is the items' ``fetched_at``. The feed's ``items_seen``
+        counter is the caller's (``update_feed``).
+
+        New means inserted by this call, so of two writers racing with the same items (PostgreSQL, or
+        ``monitor poll`` beside the daemon) exactly one gets them as new.
         """
         if not items:
             return []
-        keys = {(i.feed_id, i.item_id) for i in items}
-        existing = self._existing_keys(keys)
-        new: list[Item] = []
-        rows: list[dict[str, Any]] = []
+        known = self._existing_keys({(i.feed_id, i.item_id) for i in items})
+        by_link = self._identifying_links(items)
+        candidates: dict[tuple[str, str], Item] = {}
         for item in items:
             key = (item.feed_id, item.item_id)
-            if key in existing:
+            if key in known or key in candidates:  # the same entry twice in one body counts once
                 continue
-            existing.add(key)  # the same entry twice in one body counts once
-            new.append(item)
-            rows.append(dict(
-                feed_id=item.feed_id, item_id=item.item_id, title=item.title, summary=item.summary,
-                link=item.link, outlet=item.outlet, source_kind=item.source_kind.value, published=item.published,
-                first_seen=item.fetched_at, last_seen=item.fetched_at, is_seed=seed,
-            ))  # fmt: skip
-        if rows:
-            # One multi-row statement (executemany), not one INSERT per item: ~20x faster on a cold poll.
-            # ON CONFLICT DO NOTHING keeps it safe; only the active instance ingests (the instance lock), so
-            # "not there before this transaction" is "new".
-            self.session.execute(dialect_insert(self._dialect, m.ITEM).on_conflict_do_nothing(), rows)
-        for feed_id in {i.feed_id for i in items}:
-            seen_at = max(i.fetched_at for i in items if i.feed_id == feed_id)
-            ids = [i.item_id for i in items if i.feed_id == feed_id]
-            for chunk in _chunks(ids):
+            if item.link is not None and (item.feed_id, item.link) in by_link:  # a known entry with a new guid
+                continue
+            candidates[key] = item
+        inserted = self._insert_rows(list(candidates.values()), seed)
+        self._mark_listed(items, by_link)
+        return [item for key, item in candidates.items() if key in inserted]
+
+    def _insert_rows(self, items: Sequence[Item], seed: bool) -> set[tuple[str, str]]:
+        """Insert ``items``; return the keys this statement inserted."""
+        if not items:
+            return set()
+        rows = [dict(
+            feed_id=item.feed_id, item_id=item.item_id, title=item.title, summary=item.summary,
+            link=item.link, outlet=item.outlet, source_kind=item.source_kind.value, published=item.published,
+            first_seen=item.fetched_at, last_seen=item.fetched_at, is_seed=seed,
+        ) for item in items]  # fmt: skip
+        # One multi-row statement (executemany, batched by SQLAlchemy), not one INSERT per item: a 1,000-feed
+        # cold poll took half the time. RETURNING names the rows really inserted: an item a concurrent writer
+        # committed after _existing_keys looked is skipped by ON CONFLICT, and is not new here.
+        statement = (
+            dialect_insert(self._dialect, m.ITEM).on_conflict_do_nothing().returning(m.ITEM.c.feed_id, m.ITEM.c.item_id)
+        )
+        return {(r.feed_id, r.item_id) for r in self.session.execute(statement, rows)}
+
+    def _identifying_links(self, items: Sequence[Item]) -> dict[tuple[str, str], str]:
+        """``(feed_id, link) -> item_id`` of stored items whose link names one entry, here and in the store."""
+        ids_by_link: dict[tuple[str, str], set[str]] = {}
+        for item in items:
+            if item.link is not None:
+                ids_by_link.setdefault((item.feed_id, item.link), set()).add(item.item_id)
+        stored: dict[tuple[str, str], list[str]] = {}
+        col = m.ITEM.c
+        for feed_id in sorted({feed_id for feed_id, _ in ids_by_link}):
+            links = sorted(link for (f, link), ids in ids_by_link.items() if f == feed_id and len(ids) == 1)
+            for chunk in chunks(links):
+                # per feed, so the (feed_id, item_id) index narrows the scan to one feed's items
+                query = select(col.link, col.item_id).where(col.feed_id == feed_id, col.link.in_(chunk))
+                for row in self._execute(query):
+                    stored.setdefault((feed_id, row.link), []).append(row.item_id)
+        return {key: ids[0] for key, ids in stored.items() if len(ids) == 1}
+
+    def _mark_listed(self, items: Sequence[Item], by_link: Mapping[tuple[str, str], str]) -> None:
+        """Move ``last_seen`` of every stored row this listing names (by id, or by link for a new guid)."""
+        for feed_id in sorted({i.feed_id for i in items}):
+            listed = [i for i in items if i.feed_id == feed_id]
+            seen_at = max(i.fetched_at for i in listed)
+            ids = {i.item_id for i in listed} | {by_link.get((feed_id, i.link or ""), i.item_id) for i in listed}
+            for chunk in chunks(sorted(ids)):
                 self._execute(
                     update(m.ITEM)
                     .where(m.ITEM.c.feed_id == feed_id, m.ITEM.c.item_id.in_(chunk))
                     .values(last_seen=seen_at)
                 )
-        return new
 
     def _existing_keys(self, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        # per feed: SQLite answers ``(feed_id, item_id) IN (VALUES ..)`` with a scan of the whole index
         found: set[tuple[str, str]] = set()
-        for chunk in _chunks(sorted(keys)):
-            query = select(m.ITEM.c.feed_id, m.ITEM.c.item_id).where(
-                tuple_(m.ITEM.c.feed_id, m.ITEM.c.item_id).in_(chunk)
-            )
-            found.update((r.feed_id, r.item_id) for r in self._execute(query))
+        for feed_id in sorted({f for f, _ in keys}):
+            for chunk in chunks(sorted(i for f, i in keys if f == feed_id)):
+                query = select(m.ITEM.c.item_id).where(m.ITEM.c.feed_id == feed_id, m.ITEM.c.item_id.in_(chunk))
+                found.update((feed_id, item_id) for item_id in self.session.scalars(query))
         return found
 
     def touch_items(self, feed_id: str, now: datetime) -> int:
@@ -361,7 +379,7 @@ class Tx:
             m.ITEM.c.last_seen < older_than, m.ITEM.c.last_seen < latest
         ))  # fmt: skip
         doomed = [r.id for r in rows if (r.feed_id, r.item_id) not in keep]
-        for chunk in _chunks(doomed):
+        for chunk in chunks(doomed):
             self._execute(m.ITEM.delete().where(m.ITEM.c.id.in_(chunk)))
         return len(doomed)
 
@@ -371,227 +389,6 @@ class Tx:
             keys.update((s.get("feed_id", ""), s.get("item_id", "")) for s in loads(text))
         return keys
 
-    # ------------------------------------------------------------------ story, thread and deadline state
-    def load_story_state(self, story_id: str) -> dict[str, Any] | None:
-        text = self.session.scalar(select(m.STORY_STATE.c.state_json).where(m.STORY_STATE.c.story_id == story_id))
-        return None if text is None else loads(text)
-
-    def save_story_state(
-        self,
-        story_id: str,
-        state_json: Mapping[str, Any],
-        threads: Mapping[str, tuple[str, datetime | None, str | None]],
-        now: datetime,
-    ) -> None:
-        """Store the reducer's state and each thread's ``(state, since, development_key)``."""
-        self._upsert(m.STORY_STATE, {"story_id": story_id}, {"state_json": dumps(state_json), "updated_at": now})
-        for thread_id, (state, since, development_key) in threads.items():
-            self._upsert(
-                m.THREAD_STATE,
-                {"story_id": story_id, "thread_id": thread_id},
-                {"state": state, "since": since, "development_key": development_key},
-            )
-
-    def thread_states(self, story_id: str) -> dict[str, ThreadRow]:
-        query = select(m.THREAD_STATE).where(m.THREAD_STATE.c.story_id == story_id)
-        return {r.thread_id: ThreadRow(**r._mapping) for r in self._execute(query)}
-
-    def load_deadline_state(self, story_id: str, deadline_id: str) -> dict[str, Any] | None:
-        query = select(m.DEADLINE_STATE.c.state_json).where(
-            m.DEADLINE_STATE.c.story_id == story_id, m.DEADLINE_STATE.c.deadline_id == deadline_id
-        )
-        text = self.session.scalar(query)
-        return None if text is None else loads(text)
-
-    def save_deadline_state(
-        self, story_id: str, deadline_id: str, due_at: datetime, state_json: Mapping[str, Any], now: datetime
-    ) -> None:
-        self._upsert(
-            m.DEADLINE_STATE,
-            {"story_id": story_id, "deadline_id": deadline_id},
-            {"due_at": due_at, "state_json": dumps(state_json), "updated_at": now},
-        )
-
-    def deadline_states(self, story_id: str | None = None) -> list[DeadlineRow]:
-        query = select(m.DEADLINE_STATE).order_by(m.DEADLINE_STATE.c.due_at, m.DEADLINE_STATE.c.deadline_id)
-        if story_id is not None:
-            query = query.where(m.DEADLINE_STATE.c.story_id == story_id)
-        return [
-            DeadlineRow(r.story_id, r.deadline_id, r.due_at, loads(r.state_json), r.updated_at)
-            for r in self._execute(query)
-        ]
-
-    # ------------------------------------------------------------------ developments
-    def upsert_development(self, dev: Development, now: datetime) -> tuple[bool, Confidence | None]:
-        """Insert a development, or update the stored one with the same key.
-
-        Returns ``(is_new, previous_confidence)``. Confidence never goes down: a later version that is only
-        reported does not undo a confirmation. ``created_at`` and an acknowledgement are kept.
-        """
-        values = development_values(dev)
-        inserted = dialect_insert(self._dialect, m.DEVELOPMENT).values(
-            key=dev.key, created_at=now, updated_at=now, **values
-        )
-        if self._inserted(inserted):
-            return True, None
-        stored = self.session.scalar(select(m.DEVELOPMENT.c.confidence).where(m.DEVELOPMENT.c.key == dev.key))
-        previous = Confidence(str(stored))
-        values["confidence"] = max(previous, dev.confidence, key=lambda c: c.rank).value
-        self._execute(update(m.DEVELOPMENT).where(m.DEVELOPMENT.c.key == dev.key).values(updated_at=now, **values))
-        return False, previous
-
-    def development(self, key: str) -> Development | None:
-        row = self._execute(select(m.DEVELOPMENT).where(m.DEVELOPMENT.c.key == key)).first()
-        return None if row is None else development_from_row(row)
-
-    def developments(
-        self, story_id: str | None = None, since: datetime | None = None, limit: int | None = None
-    ) -> list[Development]:
-        """Developments ordered by ``at`` then insertion; with ``limit``, the newest that many."""
-        query = select(m.DEVELOPMENT)
-        if story_id is not None:
-            query = query.where(m.DEVELOPMENT.c.story_id == story_id)
-        if since is not None:
-            query = query.where(m.DEVELOPMENT.c.at >= since)
-        query = query.order_by(m.DEVELOPMENT.c.at.desc(), m.DEVELOPMENT.c.seq.desc())
-        if limit is not None:
-            query = query.limit(limit)
-        return [development_from_row(r) for r in reversed(self._execute(query).all())]
-
-    def count_developments(self, story_id: str | None = None) -> int:
-        query = select(func.count()).select_from(m.DEVELOPMENT)
-        if story_id is not None:
-            query = query.where(m.DEVELOPMENT.c.story_id == story_id)
-        return int(self.session.scalar(query) or 0)
-
-    def development_record(self, key_or_seq: str | int) -> DevelopmentRecord | None:
-        """Look a development up by key or by its number (``monitor ack 12``)."""
-        columns = (m.DEVELOPMENT.c[n] for n in ("seq", "key", "created_at", "updated_at", "acknowledged_at"))
-        query = select(*columns)
-        row = self._execute(query.where(m.DEVELOPMENT.c.key == str(key_or_seq))).first()
-        if row is None and str(key_or_seq).isdigit():
-            row = self._execute(query.where(m.DEVELOPMENT.c.seq == int(key_or_seq))).first()
-        return None if row is None else DevelopmentRecord(**row._mapping)
-
-    def acknowledge(self, key_or_seq: str | int, now: datetime) -> bool:
-        """Mark a development acknowledged (the first time counts). False when there is no such development."""
-        record = self.development_record(key_or_seq)
-        if record is None:
-            return False
-        if record.acknowledged_at is None:
-            self._execute(update(m.DEVELOPMENT).where(m.DEVELOPMENT.c.seq == record.seq).values(acknowledged_at=now))
-        return True
-
-    def is_acknowledged(self, key_or_seq: str | int) -> bool:
-        record = self.development_record(key_or_seq)
-        return record is not None and record.acknowledged_at is not None
-
-    # ------------------------------------------------------------------ outbox
-    def enqueue(
-        self,
-        development_key: str,
-        channel_id: str,
-        *,
-        confidence: Confidence,
-        release_at: datetime,
-        now: datetime,
-        targets: int | Sequence[str],
-        repeat_until_ack: bool = False,
-        repeat_seq: int = 0,
-        repeat: bool = False,
-    ) -> bool:
-        """Queue a message; False if this (development, channel, confidence, repeat_seq) is already queued.
-
-        ``targets`` is the number of apprise URLs or their masked labels; each gets a result slot.
-        ``repeat=True`` queues one more copy (a critical alert repeating until acknowledged): the next
-        ``repeat_seq`` after those queued, marked ``repeat_until_ack``.
-        """
-        if repeat:
-            latest = self.session.scalar(
-                select(func.max(m.OUTBOX.c.repeat_seq)).where(
-                    m.OUTBOX.c.development_key == development_key,
-                    m.OUTBOX.c.channel_id == channel_id,
-                    m.OUTBOX.c.confidence == confidence.value,
-                )
-            )
-            repeat_until_ack, repeat_seq = True, (-1 if latest is None else int(latest)) + 1
-        labels = [f"#{n}" for n in range(targets)] if isinstance(targets, int) else list(targets)
-        slots = [{"target": label, "ok": False, "attempts": 0, "error": None} for label in labels]
-        statement = dialect_insert(self._dialect, m.OUTBOX).values(
-            development_key=development_key, channel_id=channel_id, status=DeliveryStatus.PENDING.value,
-            created_at=now, release_at=release_at, next_attempt_at=release_at, targets_json=dumps(slots),
-            confidence=confidence.value, repeat_until_ack=repeat_until_ack, repeat_seq=repeat_seq,
-        )  # fmt: skip
-        return self._inserted(statement)
-
-    def claim_due(
-        self, now: datetime, worker_id: str, limit: int = 50, stale_after: timedelta = timedelta(minutes=5)
-    ) -> list[OutboxRow]:
-        """Claim due rows for ``worker_id`` by compare-and-set; return only the rows this call won.
-
-        Due: pending or retrying with ``release_at`` and ``next_attempt_at`` passed, or ``sending`` but
-        claimed more than ``stale_after`` ago (its worker crashed). Each claim is an UPDATE that repeats
-        the due condition, so of two workers racing for a row exactly one sees its UPDATE hit a row.
-        A claim counts as an attempt.
-        """
-        waiting = [DeliveryStatus.PENDING.value, DeliveryStatus.RETRYING.value]
-        due = or_(
-            (m.OUTBOX.c.status.in_(waiting)) & (m.OUTBOX.c.release_at <= now) & (m.OUTBOX.c.next_attempt_at <= now),
-            (m.OUTBOX.c.status == DeliveryStatus.SENDING.value) & (m.OUTBOX.c.claimed_at <= now - stale_after),
-        )
-        candidates = self.session.scalars(
-            select(m.OUTBOX.c.id).where(due).order_by(m.OUTBOX.c.next_attempt_at, m.OUTBOX.c.id).limit(limit)
-        ).all()
-        won: list[int] = []
-        for outbox_id in candidates:
-            claim = update(m.OUTBOX).where(m.OUTBOX.c.id == outbox_id, due).values(
-                status=DeliveryStatus.SENDING.value, claimed_by=worker_id, claimed_at=now,
-                attempts=m.OUTBOX.c.attempts + 1,
-            )  # fmt: skip
-            if rowcount(self._execute(claim)) == 1:
-                won.append(outbox_id)
-        return self._outbox_rows(m.OUTBOX.c.id.in_(won)) if won else []
-
-    def finish_delivery(
-        self,
-        outbox_id: int,
-        worker_id: str,
-        *,
-        targets: Sequence[Mapping[str, Any]],
-        status: DeliveryStatus,
-        next_attempt_at: datetime | None = None,
-        last_error: str | None = None,
-        now: datetime,
-    ) -> bool:
-        """Record an attempt's outcome, only if the row is still claimed by ``worker_id`` (else False)."""
-        values: dict[str, Any] = {"status": status.value, "targets_json": dumps(list(targets))}
-        values["last_error"] = last_error
-        if next_attempt_at is not None:
-            values["next_attempt_at"] = next_attempt_at
-        if status is DeliveryStatus.SENT:
-            values["sent_at"] = now
-        statement = update(m.OUTBOX).where(
-            m.OUTBOX.c.id == outbox_id,
-            m.OUTBOX.c.claimed_by == worker_id,
-            m.OUTBOX.c.status == DeliveryStatus.SENDING.value,
-        )
-        return rowcount(self._execute(statement.values(**values))) == 1
-
-    def outbox(
-        self, statuses: Collection[DeliveryStatus] | None = None, development_key: str | None = None
-    ) -> list[OutboxRow]:
-        """Outbox rows, oldest first, optionally only those in ``statuses`` or of one development."""
-        condition: Any = True
-        if statuses is not None:
-            condition = m.OUTBOX.c.status.in_([s.value for s in statuses])
-        if development_key is not None:
-            condition = (m.OUTBOX.c.development_key == development_key) & condition
-        return self._outbox_rows(condition)
-
-    def _outbox_rows(self, condition: Any) -> list[OutboxRow]:
-        rows = self._execute(select(m.OUTBOX).where(condition).order_by(m.OUTBOX.c.id))
-        return [outbox_row(r) for r in rows]
-
     # ------------------------------------------------------------------ meta
     def set_meta(self, key: str, value: str, now: datetime) -> None:
         self._upsert(m.META, {"key": key}, {"value": value, "updated_at": now})
@@ -599,22 +396,3 @@ class Tx:
     def get_meta(self, key: str) -> tuple[str, datetime] | None:
         row = self._execute(select(m.META.c.value, m.META.c.updated_at).where(m.META.c.key == key)).first()
         return None if row is None else (row.value, row.updated_at)
-
-    # ------------------------------------------------------------------ helpers
-    def _inserted(self, statement: Any) -> bool:
-        """Run an INSERT that yields to an existing row; True if it inserted.
-
-        RETURNING rather than rowcount: psycopg reports -1 for INSERT .. ON CONFLICT DO NOTHING.
-        """
-        returning = statement.on_conflict_do_nothing().returning(literal_column("1"))
-        return self._execute(returning).first() is not None
-
-    def _upsert(self, table: Any, keys: Mapping[str, Any], values: Mapping[str, Any]) -> None:
-        statement = dialect_insert(self._dialect, table).values(**keys, **values)
-        self._execute(statement.on_conflict_do_update(index_elements=list(keys), set_=dict(values)))
-
-
-def _chunks(values: Sequence[Any], size: int = 400) -> Iterator[Sequence[Any]]:
-    # keep IN lists under SQLite's bound-parameter limit
-    for start in range(0, len(values), size):
-        yield values[start : start + size]

@@ -284,6 +284,49 @@ def test_insert_items_returns_only_unseen_items_and_an_edited_title_is_not_new(s
     assert seeds == {"a": True, "b": True, "c": False}
 
 
+def linked(item_id: str, link: str | None, feed_id: str = "wire", fetched_at: datetime = T0) -> Item:
+    return dataclasses.replace(make_item(item_id, feed_id=feed_id, fetched_at=fetched_at), link=link)
+
+
+L, M = "https://news.example/story", "https://news.example/other"
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "new"),
+    [
+        pytest.param([linked("g1", L)], [linked("g2", L)], [], id="new guid, same link: not news"),
+        pytest.param([linked("g1", L)], [linked("g2", M)], ["g2"], id="new guid, new link: news"),
+        pytest.param([linked("p1", L)], [linked("p1", L), linked("p2", L)], ["p2"], id="link shared in the body"),
+        pytest.param([linked("p1", L), linked("p2", L)], [linked("p3", L)], ["p3"], id="link shared in the store"),
+        pytest.param([linked("g1", L, "other")], [linked("g2", L)], ["g2"], id="links count per feed"),
+        pytest.param([linked("g1", None)], [linked("g2", None)], ["g2"], id="no link: the id alone counts"),
+        pytest.param([], [linked("g1", L), linked("g2", L)], ["g1", "g2"], id="two new entries, one link"),
+    ],
+)
+def test_a_known_link_is_seen_only_where_it_names_one_entry(
+    store: Store, first: list[Item], second: list[Item], new: list[str]
+) -> None:
+    with store.write() as tx:
+        tx.sync_feeds([feed_config(), feed_config("other", "https://o.example/rss")], T0)
+        tx.insert_items(first, seed=False)
+    with store.write() as tx:
+        assert [i.item_id for i in tx.insert_items(second, seed=False)] == new
+
+
+def test_an_entry_whose_guid_changed_keeps_its_stored_row_listed_and_its_first_text(store: Store) -> None:
+    day = timedelta(days=1)
+    with store.write() as tx:
+        tx.sync_feeds([feed_config()], T0)
+        tx.insert_items([linked("g1", L), linked("gone", M)], seed=False)
+        assert tx.insert_items([linked("g2", L, fetched_at=T0 + 20 * day)], seed=False) == []
+    with store.write() as tx:  # g1 is in the latest listing (as g2), so retention keeps it
+        assert tx.prune_items(T0 + 29 * day) == 1
+        assert tx.insert_items([linked("g2", L, fetched_at=T0 + 30 * day)], seed=False) == []
+        rows = tx.session.execute(select(models.ITEM.c.item_id, models.ITEM.c.last_seen)).all()
+        assert tx.item("wire", "g1") == linked("g1", L)
+    assert [tuple(r) for r in rows] == [("g1", T0 + 30 * day)]
+
+
 def test_items_of_unknown_feeds_are_refused_by_the_foreign_key(store: Store) -> None:
     with pytest.raises(IntegrityError), store.write() as tx:
         tx.insert_items([make_item("a", feed_id="unknown")], seed=False)

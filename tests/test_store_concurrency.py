@@ -188,7 +188,7 @@ def test_a_claim_racing_an_uncommitted_claim_wins_nothing(database_url: str) -> 
         if first.dialect == "postgresql":
             # let the rival read the still-pending rows and queue on their row locks before we commit;
             # on SQLite it cannot read anything before the commit (BEGIN IMMEDIATE), whatever the timing
-            _wait_for_a_lock_wait(first)
+            _wait_for_a_lock_wait(first, "UPDATE outbox")
     thread.join(timeout=60)
     with first.read() as tx:
         statuses = {row.claimed_by for row in tx.outbox([DeliveryStatus.SENDING])}
@@ -199,7 +199,40 @@ def test_a_claim_racing_an_uncommitted_claim_wins_nothing(database_url: str) -> 
     assert statuses == {"early"}
 
 
-def _wait_for_a_lock_wait(store: Store) -> None:
+# ------------------------------------------------------------------------------------------ racing ingests
+def test_of_two_writers_storing_the_same_items_only_the_first_to_commit_gets_them_as_new(database_url: str) -> None:
+    first, second = Store.open(database_url), Store.open(database_url)
+    with first.write() as tx:
+        tx.sync_feeds(FEEDS, T0)
+    batch = [_item(f"race-{n}") for n in range(30)]
+    late: list[Item] = []
+    errors: list[BaseException] = []
+
+    def rival() -> None:
+        try:
+            with second.write() as tx:  # SQLite: waits for the lock; PostgreSQL: waits on the uncommitted rows
+                late.extend(tx.insert_items(batch, seed=False))
+        except BaseException as exc:
+            errors.append(exc)
+
+    with first.write() as tx:
+        early = tx.insert_items(batch, seed=False)
+        thread = threading.Thread(target=rival)
+        thread.start()
+        if first.dialect == "postgresql":
+            # the rival must look for the items before we commit (it sees none) and queue on their index
+            # entries; only RETURNING then tells it that its ON CONFLICT DO NOTHING inserted nothing
+            _wait_for_a_lock_wait(first, "INSERT INTO item")
+    thread.join(timeout=60)
+    with first.read() as tx:
+        stored = tx.count_items()
+    first.close()
+    second.close()
+    assert errors == []
+    assert (early, late, stored) == (batch, [], len(batch))
+
+
+def _wait_for_a_lock_wait(store: Store, statement: str) -> None:
     """Until another PostgreSQL session waits on a lock (bounded; synchronisation, not moving time)."""
     import psycopg
 
@@ -207,9 +240,10 @@ def _wait_for_a_lock_wait(store: Store) -> None:
     with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as conn:
         for _ in range(1000):
             row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE outbox%'"
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+                (statement + "%",),
             ).fetchone()
             if row and row[0] > 0:
                 return
             threading.Event().wait(0.01)
-    raise AssertionError("the rival claim never waited for a row lock")
+    raise AssertionError(f"no {statement!r} ever waited for a lock")
