@@ -248,11 +248,14 @@ def feeds(obj: Context, as_json: bool) -> None:
     "--record", "record_dir", type=click.Path(file_okay=False), help="Write fetched bodies to a replay archive."
 )
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--metrics-port", type=int, default=None, help="Serve Prometheus metrics on 127.0.0.1:PORT.")
+@click.option("--metrics-port", type=int, default=None, help="Serve Prometheus metrics on PORT.")
+@click.option("--metrics-address", default="127.0.0.1", show_default=True,
+              help="Address for the metrics server (0.0.0.0 inside a container, for a Prometheus beside it).")
 @click.option("--once", is_flag=True, help="Run one tick and exit (for cron-style use).")
 @click.pass_obj
 @handle_errors
-def run(obj: Context, record_dir: str | None, log_format: str, metrics_port: int | None, once: bool) -> None:
+def run(obj: Context, record_dir: str | None, log_format: str, metrics_port: int | None, metrics_address: str,
+        once: bool) -> None:
     """Run the monitor as a daemon until SIGTERM/SIGINT (SIGHUP reloads the config)."""
     from monitor.daemon import run_daemon
 
@@ -262,6 +265,7 @@ def run(obj: Context, record_dir: str | None, log_format: str, metrics_port: int
         record_dir=Path(record_dir) if record_dir else None,
         log_format=log_format,
         metrics_port=metrics_port,
+        metrics_address=metrics_address,
         once=once,
     )
     sys.exit(code)

@@ -68,11 +68,13 @@ class Daemon:
     """One daemon process: standby until it holds the instance lock, then ticks until stopped."""
 
     def __init__(self, config_path: str, settings: Settings, *, record_dir: Path | None, metrics_port: int | None,
+                 metrics_address: str = "127.0.0.1",
                  once: bool) -> None:
         self.config_path = config_path
         self.settings = settings
         self.record_dir = record_dir
         self.metrics_port = metrics_port
+        self.metrics_address = metrics_address
         self.once = once
         self.stop_event = threading.Event()
         self.reload_requested = threading.Event()
@@ -125,7 +127,7 @@ class Daemon:
         if self.metrics_port is not None:
             from monitor.metrics import Metrics
 
-            self.metrics = Metrics(self.metrics_port)
+            self.metrics = Metrics(self.metrics_port, self.metrics_address)
         if self.once:
             self.tick()
             return 0
@@ -295,8 +297,7 @@ class Daemon:
             settings = settings.model_copy(update={"monitor": settings.monitor.model_copy(
                 update={"database_url": self.settings.monitor.database_url})})
         self.settings = settings
-        self.service.settings = settings
-        self.service._synced = False
+        self.service.reload(settings)
         for job in self.scheduler.get_jobs():
             if job.id.startswith("digest:"):
                 job.remove()
@@ -316,11 +317,13 @@ class Daemon:
 
 
 def run_daemon(config_path: str, *, record_dir: Path | None, log_format: str, metrics_port: int | None,
+               metrics_address: str = "127.0.0.1",
                once: bool) -> int:
     """Entry point of ``monitor run``. Returns the exit code."""
     setup_logging(log_format)
     settings = load_settings(config_path)
-    daemon = Daemon(config_path, settings, record_dir=record_dir, metrics_port=metrics_port, once=once)
+    daemon = Daemon(config_path, settings, record_dir=record_dir, metrics_port=metrics_port,
+                    metrics_address=metrics_address, once=once)
     daemon.install_signals()
     code = daemon.run()
     if daemon.abandoned_work:

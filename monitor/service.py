@@ -116,6 +116,14 @@ class Service:
         self._synced = False
         self._deadline_cache: tuple[datetime, dict[tuple[str, str], DeadlineState]] | None = None
 
+    def reload(self, settings: Settings) -> None:
+        """Use a newly loaded config from the next tick on (SIGHUP): feeds are synced again, the fetcher and
+        caches rebuilt from the new settings."""
+        self.settings = settings
+        self._synced = False
+        self._fetcher = None
+        self._deadline_cache = None
+
     # ------------------------------------------------------------------------------------- tick
     def tick(self, feed_ids: Iterable[str] | None = None, force: bool = False) -> TickReport:
         """One pass: poll due feeds (or the given ones), check deadlines and our own health, deliver."""

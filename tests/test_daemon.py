@@ -147,6 +147,22 @@ def monitor_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=60)
 
 
+def test_run_once_ticks_pings_the_heartbeat_url_and_records_the_heartbeat(tmp_path: Path,
+                                                                         feeds: FeedServer) -> None:
+    feeds.route("/a.xml", body=feed_body(("Acme opens office in Riverton", "https://c.example.test/1")))
+    feeds.route("/alive", body=b"ok", content_type="text/plain")
+    config = write_daemon_config(tmp_path, [("city", feeds.url("/a.xml"))], "",
+                                 monitor=f'heartbeat_url = "{feeds.url("/alive")}"')
+    done = monitor_cli(config, "run", "--once")
+    assert done.returncode == 0, done.stderr
+    assert len(feeds.hits("/alive")) == 1 and len(feeds.hits("/a.xml")) == 1
+    store = Store.open(f"sqlite:///{tmp_path / 'monitor.db'}")
+    try:
+        assert meta(store, HEARTBEAT_KEY) is not None
+    finally:
+        store.close()
+
+
 # ----------------------------------------------------------------------------------------- end to end
 def test_new_item_arrives_by_email_and_chat_within_poll_interval_plus_5s_and_the_seed_poll_alerts_nothing(
         tmp_path: Path, feeds: FeedServer, hook: HttpReceiver, start: Callable[..., DaemonProcess]) -> None:
