@@ -163,6 +163,32 @@ def test_run_once_ticks_pings_the_heartbeat_url_and_records_the_heartbeat(tmp_pa
         store.close()
 
 
+def test_deadline_reminder_and_passing_fire_at_their_instants_between_ticks(
+        tmp_path: Path, feeds: FeedServer, hook: HttpReceiver, start: Callable[..., DaemonProcess]) -> None:
+    """With a 60 s tick, only the daemon's date jobs can send a reminder due 6 s after start and the passing
+    due 10 s after start on time."""
+    from zoneinfo import ZoneInfo
+
+    feeds.route("/a.xml", body=feed_body(OLD))
+    due = (datetime.now(UTC) + timedelta(seconds=10)).replace(microsecond=0)
+    local = due.astimezone(ZoneInfo("America/Chicago")).replace(tzinfo=None)
+    config = write_daemon_config(tmp_path, [("city", feeds.url("/a.xml"))], channel("chat", hook.json_url("/hook")))
+    text = config.read_text().replace("tick_interval = \"1s\"", "tick_interval = \"60s\"")
+    text = text.replace("due = 2030-06-01T17:00:00", f"due = {local.isoformat()}")
+    config.write_text(text.replace('reminders = ["24h", "1h"]', 'reminders = ["4s"]'))
+    start(config)
+    wait_until(lambda: len(hook.delivered("/hook")) >= 2, 25, "the reminder and the passing")
+    arrived = datetime.now(UTC)
+    assert arrived - due < timedelta(seconds=5)
+    store = Store.open(settings_for(config).monitor.database_url)
+    try:
+        with store.read() as tx:
+            got = [(d.kind.value, d.at) for d in tx.developments()]
+    finally:
+        store.close()
+    assert got == [("deadline.reminder", due - timedelta(seconds=4)), ("deadline.passed", due)]
+
+
 # ----------------------------------------------------------------------------------------- end to end
 def test_new_item_arrives_by_email_and_chat_within_poll_interval_plus_5s_and_the_seed_poll_alerts_nothing(
         tmp_path: Path, feeds: FeedServer, hook: HttpReceiver, start: Callable[..., DaemonProcess]) -> None:
