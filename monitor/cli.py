@@ -47,29 +47,19 @@ class Context:
         return Store.open(url or self.settings.monitor.database_url)
 
 
-def _fail(exc: Exception) -> None:
-    from monitor.errors import MonitorError
-
-    if isinstance(exc, MonitorError):
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    raise exc
-
-
 def handle_errors(func: F) -> F:
-    """Turn our own errors into a message and the right exit code, with no traceback."""
+    """Turn our own errors into a message and the right exit code (2 for configuration), with no traceback."""
     import functools
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from monitor.errors import MonitorError
+
         try:
             return func(*args, **kwargs)
-        except Exception as exc:
-            from monitor.errors import MonitorError
-
-            if isinstance(exc, MonitorError):
-                _fail(exc)
-            raise
+        except MonitorError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
 
     return wrapper  # type: ignore[return-value]
 
