@@ -140,6 +140,7 @@ class StateConfig(Frozen):
     level: int = Field(ge=0, le=100)
     kind: StateKind = StateKind.ACT
     cues: tuple[NonEmptyStr, ...] = ()
+    objects: tuple[NonEmptyStr, ...] = ()  # replaces the thread's objects for this state's cues when set
 
     @property
     def label(self) -> str:

@@ -154,6 +154,7 @@ class _Cue:
     pattern: re.Pattern[str]
     words: int
     names_object: bool
+    objects: re.Pattern[str] | None  # what the cue's object must be (the state's own list, else the thread's)
 
 
 class _ThreadReader:
@@ -161,18 +162,14 @@ class _ThreadReader:
         self.thread_id = thread_id
         self.objects = phrase_pattern(thread.objects)
         self.mentions = phrase_pattern(thread.mentions)
-        self.cues = [
-            _Cue(
-                state.id,
-                state.kind,
-                cue,
-                cue_pattern(cue),
-                len(cue.split()),
-                self.objects is not None and self.objects.search(fold(cue)) is not None,
-            )
-            for state in thread.states
-            for cue in state.cues
-        ]
+        self.cues = []
+        for state in thread.states:
+            objects = phrase_pattern(state.objects) if state.objects else self.objects
+            for cue in state.cues:
+                names_object = objects is not None and objects.search(fold(cue)) is not None
+                self.cues.append(
+                    _Cue(state.id, state.kind, cue, cue_pattern(cue), len(cue.split()), names_object, objects)
+                )
 
 
 class SignalReader:
@@ -232,7 +229,7 @@ class SignalReader:
             if start < taken_until:
                 continue  # overlaps a match that started earlier or has more cue words
             taken_until = end
-            if not cue.names_object and not self._has_object(thread, folded, start, end):
+            if not cue.names_object and not self._has_object(cue.objects, folded, start, end):
                 continue
             span = (offset + start, offset + end)
             if _after_determiner(folded, start):
@@ -260,11 +257,11 @@ class SignalReader:
         return mode, qualifier
 
     @staticmethod
-    def _has_object(thread: _ThreadReader, folded: str, start: int, end: int) -> bool:
-        if thread.objects is None:
+    def _has_object(objects: re.Pattern[str] | None, folded: str, start: int, end: int) -> bool:
+        if objects is None:
             return True
         right = _clause_right(folded, end)
-        if thread.objects.search(right) or thread.objects.search(folded[start:end]):
+        if objects.search(right) or objects.search(folded[start:end]):
             return True
         first_word = folded[start:end].split()[0] if folded[start:end].split() else ""
         if not (first_word.endswith(("ed", "en")) or first_word in _PARTICIPLES):
@@ -272,7 +269,7 @@ class SignalReader:
         left_words = _clause_left(folded, start).split()
         passive = (left_words and left_words[-1] in _PASSIVE_AUX) or re.match(r"\W*by\b", folded[end:]) is not None
         passive = passive or re.search(r"\bby\b", right) is not None
-        return bool(passive) and thread.objects.search(" ".join(left_words[-5:])) is not None
+        return bool(passive) and objects.search(" ".join(left_words[-5:])) is not None
 
     @staticmethod
     def _mentions(thread: _ThreadReader, line: str, offset: int) -> list[Signal]:
