@@ -142,6 +142,11 @@ def meta(store: Store, key: str) -> tuple[str, datetime] | None:
         return tx.get_meta(key)
 
 
+def statuses(store: Store) -> list[str]:
+    with store.read() as tx:
+        return [r.status.value for r in tx.outbox()]
+
+
 def monitor_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), *args], cwd=REPO,
                           capture_output=True, text=True, timeout=60)
@@ -317,7 +322,7 @@ def test_kill_9_while_a_message_is_in_flight_then_a_restart_delivers_it_at_most_
     store.close()
 
 
-def test_kill_9_right_after_a_new_item_appears_then_a_restart_sends_it_exactly_once(
+def test_kill_9_right_after_a_new_item_appears_then_a_restart_sends_it_at_least_once_and_at_most_twice(
         tmp_path: Path, feeds: FeedServer, hook: HttpReceiver, start: Callable[..., DaemonProcess]) -> None:
     feeds.route("/a.xml", body=feed_body(OLD))
     config = write_daemon_config(tmp_path, [("city-news", feeds.url("/a.xml"))], channel("chat", hook.json_url()))
@@ -332,8 +337,7 @@ def test_kill_9_right_after_a_new_item_appears_then_a_restart_sends_it_exactly_o
 
     start(config)
     wait_until(lambda: hook.delivered("/hook"), 20, "the message after the restart")
-    with store.read() as tx:
-        wait_until(lambda: [r.status.value for r in tx.outbox()] == ["sent"], 5, "the delivery recorded")
+    wait_until(lambda: statuses(store) == ["sent"], 5, "the delivery recorded")  # a fresh read each time
     assert 1 <= len(hook.delivered("/hook")) <= 2
     store.close()
 
