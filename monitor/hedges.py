@@ -101,6 +101,23 @@ NEGATIONS: tuple[str, ...] = (
 )
 """Built-in negation cues: the act is denied, ruled out or held off."""
 
+ADJACENT_HEDGES: tuple[str, ...] = (
+    "near",
+    "nears",
+    "nearing",
+    "close to",
+    "on the verge of",
+    "on the brink of",
+    "edges toward",
+    "edges towards",
+    "edges closer to",
+)
+"""Hedges that count only right before the cue ("talks near collapse", "on the brink of a deal"): further
+left they are usually something else ("sources close to the talks say a deal was reached")."""
+
+ADJACENT_WORDS = 4
+"""How many words just left of a cue are read for :data:`ADJACENT_HEDGES`."""
+
 DECIDED: frozenset[str] = frozenset({"votes", "voted", "decides", "decided"})
 """Verbs after which "to <act>" reports the act as decided, so the bare "to" is no hedge."""
 
@@ -142,6 +159,7 @@ class Modality:
     def __init__(self, extra_hedges: Iterable[str] = (), extra_negations: Iterable[str] = ()) -> None:
         self._hedges = _compile((*HEDGES, *extra_hedges))
         self._negations = _compile((*NEGATIONS, *extra_negations))
+        self._adjacent = _compile(ADJACENT_HEDGES)
 
     def before(self, text: str, cue_start: int) -> tuple[SignalMode, str | None]:
         """How the words just left of a cue qualify it: NEGATED, THREAT (hedged) or ACT, with the qualifier.
@@ -169,6 +187,9 @@ class Modality:
         if negation:
             return SignalMode.NEGATED, negation.group(0)
         hedge = self._hedge(window)
+        if hedge is None:
+            adjacent = self._adjacent.search(" ".join(window.split()[-ADJACENT_WORDS:]))
+            hedge = adjacent.group(0) if adjacent else None
         return (SignalMode.THREAT, hedge) if hedge is not None else None
 
     def _hedge(self, window: str) -> str | None:
