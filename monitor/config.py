@@ -181,6 +181,10 @@ class ThreadConfig(Frozen):
     def state(self, state_id: str) -> StateConfig:
         return next(s for s in self.states if s.id == state_id)
 
+    def label_of(self, state_id: str) -> str:
+        """The state's words ("DPA invoked"), or its id when the config no longer has it (a stored old state)."""
+        return next((s.label for s in self.states if s.id == state_id), state_id)
+
     def allows(self, source: str, target: str) -> bool:
         return target in self.transitions.get(source, ())
 

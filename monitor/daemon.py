@@ -60,8 +60,7 @@ def setup_logging(log_format: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a dozen lines of noise per start
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # a dozen lines of migration noise per start
 
 
 class Daemon:

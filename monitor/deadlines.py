@@ -166,14 +166,13 @@ def local_text(moment: datetime, zone: str) -> str:
     return moment.astimezone(ZoneInfo(zone)).strftime("%a %Y-%m-%d %H:%M %Z")
 
 
-def threads_line(story: StoryConfig, thread_states: Mapping[str, str]) -> str:
-    """``The ultimatum: ultimatum issued; Negotiations: talks ongoing`` in the story's thread order."""
-    parts = []
-    for thread_id, thread in story.threads.items():
-        state_id = thread_states.get(thread_id, thread.initial_state)
-        label = next((s.label for s in thread.states if s.id == state_id), state_id)
-        parts.append(f"{thread.title or thread_id}: {label}")
-    return "; ".join(parts)
+def threads_line(story: StoryConfig, thread_states: Mapping[str, str], sep: str = "; ") -> str:
+    """``The ultimatum: ultimatum issued; Negotiations: talks ongoing`` in the story's thread order; a thread
+    missing from ``thread_states`` is in its initial state."""
+    return sep.join(
+        f"{thread.title or thread_id}: {thread.label_of(thread_states.get(thread_id, thread.initial_state))}"
+        for thread_id, thread in story.threads.items()
+    )
 
 
 def _stamp(scheduled: datetime, now: datetime) -> datetime:

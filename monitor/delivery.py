@@ -114,7 +114,7 @@ def _message(settings: Settings, store: Store, channel: ChannelConfig, devs: lis
 
 def _story_context(settings: Settings, store: Store, dev: Development, now: datetime) -> tuple[str, str | None]:
     """The one-line thread summary and the nearest deadline's countdown for a development's story."""
-    from monitor.deadlines import countdown_text
+    from monitor.deadlines import countdown_text, threads_line
     from monitor.service import load_deadline_states
 
     story = next((s for s in settings.stories if s.id == dev.story_id), None)
@@ -122,17 +122,13 @@ def _story_context(settings: Settings, store: Store, dev: Development, now: date
         return "", None
     with store.read() as tx:
         rows = tx.thread_states(story.id)
-    parts = []
-    for thread_id, thread in story.threads.items():
-        state_id = rows[thread_id].state if thread_id in rows else thread.initial_state
-        label = thread.state(state_id).label if state_id in {s.id for s in thread.states} else state_id
-        parts.append(f"{thread.title or thread_id}: {label}")
+    line = threads_line(story, {thread_id: row.state for thread_id, row in rows.items()}, sep=" · ")
     countdown = None
     if story.deadlines:
         states = load_deadline_states(settings, store)
         deadline = min(story.deadlines, key=lambda d: states[(story.id, d.id)].due_at)
         countdown = f"{deadline.title}: {countdown_text(states[(story.id, deadline.id)], now)}"
-    return " · ".join(parts), countdown
+    return line, countdown
 
 
 def _targets(raw: Any, count: int) -> list[dict[str, Any]]:

@@ -13,13 +13,15 @@ import asyncio
 import hashlib
 import time
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+
+from monitor.clock import Clock, system_clock
 
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
@@ -169,7 +171,7 @@ class Fetcher:
         max_redirects: int = 5,
         concurrency: int = 8,
         per_host: int = 2,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = system_clock,
         trust_env: bool = False,
     ) -> None:
         self.user_agent = user_agent

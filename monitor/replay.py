@@ -105,10 +105,3 @@ class _progress:
     def close(self) -> None:
         self._progress.stop()
 
-
-def digest_of(developments: list[Development]) -> str:
-    """A stable fingerprint of a replay's output, for determinism checks."""
-    import json
-
-    text = "\n".join(json.dumps(d.to_json(), sort_keys=True) for d in developments)
-    return hashlib.sha256(text.encode()).hexdigest()

@@ -265,8 +265,10 @@ class Service:
         if seeded:
             return tx.insert_items(items, seed=False)
         cutoff = now - feed.backfill
-        backfill = [i for i in items if feed.backfill and i.published >= cutoff]
-        seed = [i for i in items if i not in backfill]
+        backfill: list[Item] = []
+        seed: list[Item] = []
+        for item in items:
+            (backfill if feed.backfill and item.published >= cutoff else seed).append(item)
         tx.insert_items(seed, seed=True)
         return tx.insert_items(backfill, seed=False)
 

@@ -262,5 +262,5 @@ def thread_summary(story: StoryConfig, state: StoryState) -> str:
     for tid, thread in story.threads.items():
         status = state.threads.get(tid)
         current = status.state if status else thread.initial_state
-        parts.append(f"{tid}: {thread.state(current).label}")
+        parts.append(f"{tid}: {thread.label_of(current)}")
     return " · ".join(parts)

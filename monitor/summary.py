@@ -185,8 +185,7 @@ def status_report(settings: Settings, store: Store, now: datetime) -> dict[str, 
                         "id": thread_id,
                         "title": thread.title or thread_id,
                         "state": state_id,
-                        "state_title": thread.state(state_id).label if state_id in {s.id for s in thread.states}
-                        else state_id,
+                        "state_title": thread.label_of(state_id),
                         "since": iso_or_none(row.since) if row else None,
                     }
                 )
