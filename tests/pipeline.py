@@ -12,7 +12,8 @@ from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from monitor.config import Settings, load_settings
+from monitor.config.load import load_settings
+from monitor.config.schema import Settings
 
 STORY = """
 [[stories]]

@@ -9,9 +9,10 @@ from typing import Any
 
 from icalendar import Calendar
 
-from monitor.calendar_export import deadline_uid, deadlines_calendar
-from monitor.config import Settings, load_settings
-from monitor.deadlines import DeadlineChange, DeadlineState, initial_deadline_state
+from monitor.cli.calendar import deadline_uid, deadlines_calendar
+from monitor.config.load import load_settings
+from monitor.config.schema import Settings
+from monitor.story.deadlines import DeadlineChange, DeadlineState, initial_deadline_state
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 2, 25, 9, 30, tzinfo=UTC)

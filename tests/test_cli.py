@@ -39,7 +39,7 @@ def test_version_and_help_work_without_a_config(tmp_path: Path) -> None:
 def test_help_does_not_import_heavy_libraries() -> None:
     probe = (
         "import sys, click\n"
-        "from monitor.cli import main\n"
+        "from monitor.cli.main import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('sqlmodel', 'apprise', 'feedparser', 'httpx', 'sqlalchemy') if m in sys.modules]\n"
         "print('HEAVY=' + ','.join(heavy))\n"

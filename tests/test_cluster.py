@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.cluster import Cluster, ClusterIndex, best_cluster, content_words, similarity, stem, syndication_key
+from monitor.story.cluster import Cluster, ClusterIndex, best_cluster, content_words, similarity, stem, syndication_key
 
 T0 = datetime(2026, 2, 26, 12, tzinfo=UTC)
 

@@ -17,12 +17,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from monitor.config import (
-    load_settings,
-    mask_database_url,
-    mask_secret_url,
-    parse_settings,
-)
+from monitor.config.load import load_settings, parse_settings
+from monitor.config.masking import mask_database_url, mask_secret_url
 from monitor.durations import countdown, format_duration, parse_duration
 from monitor.errors import ConfigError
 

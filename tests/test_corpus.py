@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from monitor.domain import SourceKind
-from monitor.parse import parse_feed
+from monitor.ingest.parse import parse_feed
 
 NOW = datetime(2026, 2, 26, 12, 0, tzinfo=UTC)
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")

@@ -22,8 +22,8 @@ from typing import IO, Any
 
 import pytest
 
-from monitor.store import Store
-from monitor.summary import HEARTBEAT_KEY, STARTED_KEY, STOPPED_KEY, daemon_health, status_report
+from monitor.cli.reports import HEARTBEAT_KEY, STARTED_KEY, STOPPED_KEY, daemon_health, status_report
+from monitor.store.db import Store
 from tests.feedserver import FeedServer
 from tests.pipeline import STORY, rss, settings_for
 from tests.receivers import HttpReceiver, SmtpReceiver, parts

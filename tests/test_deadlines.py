@@ -12,8 +12,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.config import DeadlineConfig, StoryConfig, load_settings
-from monitor.deadlines import (
+from monitor.config.load import load_settings
+from monitor.config.schema import DeadlineConfig, StoryConfig
+from monitor.domain import Confidence, Development, DevelopmentKind, Item, Severity, SourceKind
+from monitor.story.deadlines import (
     DeadlineState,
     countdown_text,
     evaluate,
@@ -22,7 +24,6 @@ from monitor.deadlines import (
     read_extensions,
     surge_active,
 )
-from monitor.domain import Confidence, Development, DevelopmentKind, Item, Severity, SourceKind
 
 NY = ZoneInfo("America/New_York")
 DUE = datetime(2026, 2, 27, 22, 1, tzinfo=UTC)  # Fri 2026-02-27 17:01 EST
@@ -398,13 +399,6 @@ def test_only_a_report_naming_the_subject_confirms_that_deadlines_extension() ->
 def test_an_empty_subject_is_rejected_by_the_config() -> None:
     with pytest.raises(ValueError, match="subjects"):
         make_story(subjects=[""])
-
-
-def test_extension_reading_is_still_importable_from_monitor_deadlines() -> None:
-    from monitor import deadlines, extensions
-
-    assert (deadlines.read_extension, deadlines.ExtensionReading) == (extensions.read_extension,
-                                                                      extensions.ExtensionReading)
 
 
 # ------------------------------------------------------------------------------------ state and status

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from freezegun import freeze_time
 
+from monitor.app.service import Service
+from monitor.cli.reports import outbox_report
 from monitor.clock import FixedClock, system_clock
 from monitor.domain import Confidence, Development, DevelopmentKind, Severity
-from monitor.service import Service
-from monitor.store import Store
-from monitor.summary import outbox_report
+from monitor.store.db import Store
 from tests.pipeline import at, settings_for, write_config
 from tests.receivers import HttpReceiver
 
@@ -170,8 +170,8 @@ def test_a_second_process_picks_up_a_crashed_workers_delivery_and_sends_at_most_
     with store.write() as tx:
         claimed = tx.claim_due(past, "worker-a", 10)
     assert len(claimed) == 2
-    from monitor.delivery import _message
-    from monitor.notify import send
+    from monitor.app.deliver import _message
+    from monitor.notify.apprise import send
 
     with store.read() as tx:
         dev = tx.development("sentnotrecorded")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.fetch import Fetcher, FetchRequest, FetchResult, parse_retry_after
+from monitor.ingest.fetch import Fetcher, FetchRequest, FetchResult, parse_retry_after
 from tests.feedserver import FeedServer
 
 FEEDS = Path(__file__).parent / "data" / "feeds"

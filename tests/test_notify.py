@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from monitor.domain import Confidence, Development, DevelopmentKind, Severity, Source
-from monitor.notify import TargetResult, notify_type_for, redact, send, url_secrets
-from monitor.render import Message, render
+from monitor.notify.apprise import TargetResult, notify_type_for, redact, send, url_secrets
+from monitor.notify.render import Message, render
 from tests.receivers import CLOSE, HANG, HttpReceiver, SmtpReceiver, parts
 
 AT = datetime(2026, 2, 27, 23, 0, tzinfo=UTC)

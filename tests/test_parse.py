@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from monitor.domain import SourceKind
-from monitor.fastfeed import fast_parse, is_bing_namespace
-from monitor.parse import ParsedFeed, canonical_url, parse_feed, plain_text, strip_doctype
+from monitor.ingest.fastfeed import fast_parse, is_bing_namespace
+from monitor.ingest.parse import ParsedFeed, canonical_url, parse_feed, plain_text, strip_doctype
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 NOW = datetime(2026, 2, 26, 12, 0, tzinfo=UTC)

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.config import StoryConfig
+from monitor.config.schema import StoryConfig
 from monitor.domain import Item
-from monitor.relevance import RelevanceMatcher, fold
+from monitor.story.relevance import RelevanceMatcher, fold
 
 STORY = StoryConfig.model_validate(
     {

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from monitor.config import load_settings
+from monitor.config.load import load_settings
 from monitor.domain import Confidence, Development, DevelopmentKind, Severity, Source
-from monitor.render import (
+from monitor.notify.render import (
     BODY_MAX,
     HEADLINE_MAX,
     TITLE_MAX,

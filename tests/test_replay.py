@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from monitor.archive import file_name
-from monitor.config import load_settings
-from monitor.replay import replay_archive
+from monitor.app.replay import replay_archive
+from monitor.config.load import load_settings
+from monitor.ingest.archive import file_name
 from tests.pipeline import at
 
 DATA = Path(__file__).parent / "data"

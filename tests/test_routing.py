@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from monitor.config import ChannelConfig
+from monitor.config.schema import ChannelConfig
 from monitor.domain import Confidence, Development, DevelopmentKind, Severity
-from monitor.routing import (
+from monitor.notify.routing import (
     CONSOLE_CHANNEL,
     channel_wants,
     parse_quiet_hours,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.schedule import MAX_FLOOR, cache_floor, next_poll_after_failure, next_poll_after_success
+from monitor.ingest.schedule import MAX_FLOOR, cache_floor, next_poll_after_failure, next_poll_after_success
 
 NOW = datetime(2026, 2, 26, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from monitor.archive import read_archive
+from monitor.app.service import Service
+from monitor.cli.reports import feeds_report
 from monitor.clock import FixedClock
 from monitor.domain import DevelopmentKind
-from monitor.service import Service
-from monitor.store import Store
-from monitor.summary import feeds_report
+from monitor.ingest.archive import read_archive
+from monitor.store.db import Store
 from tests.feedserver import FeedServer
 from tests.pipeline import at, rss, settings_for, write_config
 from tests.receivers import HttpReceiver

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import StoryConfig, load_settings
+from monitor.config.load import load_settings
+from monitor.config.schema import StoryConfig
 from monitor.domain import SignalMode
-from monitor.relevance import RelevanceMatcher
-from monitor.signals import Signal, SignalReader, inflections, read_headline
+from monitor.story.relevance import RelevanceMatcher
+from monitor.story.signals import Signal, SignalReader, inflections, read_headline
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = load_settings(ROOT / "config" / "monitor.toml").stories[0]

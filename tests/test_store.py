@@ -22,8 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from monitor import models
-from monitor.config import FeedConfig
+from monitor.config.schema import FeedConfig
 from monitor.domain import (
     Confidence,
     DeliveryStatus,
@@ -35,7 +34,8 @@ from monitor.domain import (
     SourceKind,
 )
 from monitor.errors import StoreError
-from monitor.store import Store
+from monitor.store import models
+from monitor.store.db import Store
 
 POSTGRES_URL = os.environ.get("MONITOR_TEST_POSTGRES_URL", "")
 T0 = datetime(2026, 2, 24, 15, 0, tzinfo=UTC)

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from monitor.config import FeedConfig
+from monitor.config.schema import FeedConfig
 from monitor.domain import Confidence, DeliveryStatus, Item
-from monitor.store import OutboxRow, Store
+from monitor.store.db import OutboxRow, Store
 from tests.test_store import BACKENDS, make_development, postgres_schema_url
 
 T0 = datetime(2026, 2, 27, 21, 0, tzinfo=UTC)

@@ -8,9 +8,9 @@ from itertools import count
 
 import pytest
 
-from monitor.config import StoryConfig
+from monitor.config.schema import StoryConfig
 from monitor.domain import Confidence, DevelopmentKind, Item, Severity, SourceKind
-from monitor.story import StoryOutcome, StoryState, advance, initial_state, thread_summary
+from monitor.story.reducer import StoryOutcome, StoryState, advance, initial_state, thread_summary
 
 STORY = StoryConfig.model_validate(
     {

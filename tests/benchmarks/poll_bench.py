@@ -23,8 +23,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from monitor.domain import SourceKind
-from monitor.fetch import Fetcher, FetchRequest, FetchResult
-from monitor.parse import parse_feed
+from monitor.ingest.fetch import Fetcher, FetchRequest, FetchResult
+from monitor.ingest.parse import parse_feed
 from tests.feedserver import FeedServer, Route
 
 
@@ -85,10 +85,11 @@ def service_passes(parent: Any, urls: list[str], concurrency: int) -> None:
     import random
     import tempfile
 
+    from monitor.app.service import Service
     from monitor.clock import system_clock
-    from monitor.config import FeedConfig, load_settings
-    from monitor.service import Service
-    from monitor.store import Store
+    from monitor.config.load import load_settings
+    from monitor.config.schema import FeedConfig
+    from monitor.store.db import Store
 
     shipped = load_settings(Path(__file__).resolve().parents[2] / "config" / "monitor.toml", env={})
     with tempfile.TemporaryDirectory() as tmp:

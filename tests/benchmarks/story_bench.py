@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from monitor.config import load_settings  # noqa: E402
+from monitor.config.load import load_settings  # noqa: E402
 from monitor.domain import Item, SourceKind  # noqa: E402
-from monitor.story import StoryState, advance, initial_state  # noqa: E402
+from monitor.story.reducer import StoryState, advance, initial_state  # noqa: E402
 
 STORY = load_settings(ROOT / "config" / "monitor.toml").stories[0]
 START = datetime(2026, 2, 24, tzinfo=UTC)

@@ -1,0 +1,1 @@
+"""The shell: wires config, ingest, story, notify and store into a poll tick, delivery, the daemon and replay."""

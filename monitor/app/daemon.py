@@ -1,0 +1,337 @@
+"""``monitor run``: APScheduler wiring, signals, the instance lock, heartbeat, metrics.
+
+The database says what is due (feeds' next poll times, deadline states, outbox release times), so the
+scheduler holds only a memory job store rebuilt at start: a short tick, date jobs at the exact deadline
+instants (rebuilt after every tick), digest cron jobs and housekeeping. A late or missed tick catches up
+by itself because the tick asks the database what is due. One job runs at a time (a one-thread executor):
+the service is not thread-safe and needs no locks that way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from monitor.cli.reports import HEARTBEAT_KEY, STARTED_KEY, STOPPED_KEY
+from monitor.clock import system_clock
+from monitor.config.load import load_settings
+from monitor.config.masking import mask_database_url
+from monitor.config.schema import Settings
+from monitor.errors import MonitorError
+
+log = logging.getLogger("monitor.app.daemon")
+STANDBY_RETRY_S = 5.0
+SHUTDOWN_BOUND_S = 8.0
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line (``--log-format json``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(log_format: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(os.environ.get("MONITOR_LOG_LEVEL", "INFO").upper())
+    # apprise prints tokens at DEBUG; httpx logs full URLs (which may carry tokens) at INFO
+    logging.getLogger("apprise").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # a dozen lines of migration noise per start
+
+
+class Daemon:
+    """One daemon process: standby until it holds the instance lock, then ticks until stopped."""
+
+    def __init__(self, config_path: str, settings: Settings, *, record_dir: Path | None, metrics_port: int | None,
+                 metrics_address: str = "127.0.0.1",
+                 once: bool) -> None:
+        self.config_path = config_path
+        self.settings = settings
+        self.record_dir = record_dir
+        self.metrics_port = metrics_port
+        self.metrics_address = metrics_address
+        self.once = once
+        self.stop_event = threading.Event()
+        self.reload_requested = threading.Event()
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.service: Any = None
+        self.store: Any = None
+        self.scheduler: Any = None
+        self.metrics: Any = None
+        self.abandoned_work = False  # a job outlived SHUTDOWN_BOUND_S: the process must exit without joining it
+
+    # ------------------------------------------------------------------------------ lifecycle
+    def install_signals(self) -> None:
+        signal.signal(signal.SIGTERM, lambda *_: self.stop_event.set())
+        signal.signal(signal.SIGINT, lambda *_: self.stop_event.set())
+        signal.signal(signal.SIGHUP, lambda *_: self.reload_requested.set())
+
+    def run(self) -> int:
+        from monitor.store.db import Store
+        from monitor.store.locking import InstanceLock
+
+        url = self.settings.monitor.database_url
+        self.store = Store.open(url)
+        lock = InstanceLock(url)
+        log.info("monitor starting (database %s, worker %s)", mask_database_url(url), self.worker_id)
+        waiting_logged = False
+        while not lock.try_acquire():
+            if not waiting_logged:
+                log.info("another instance is active on this database; waiting as a hot standby")
+                waiting_logged = True
+            if self.stop_event.wait(STANDBY_RETRY_S):
+                self.store.close()
+                return 0
+        try:
+            log.info("this instance is now active")
+            return self._active(lock)
+        finally:
+            if not self.abandoned_work:  # else the job still runs: the lock dies with the process (os._exit)
+                lock.release()
+                self.store.close()
+
+    def _active(self, lock: Any) -> int:
+        from monitor.app.service import Service
+
+        now = system_clock()
+        self.service = Service(self.settings, self.store, clock=system_clock, record_dir=self.record_dir,
+                               worker_id=self.worker_id)
+        with self.store.write() as tx:
+            tx.set_meta(STARTED_KEY, now.isoformat(), now)
+        self._release_orphaned_claims(now)
+        if self.metrics_port is not None:
+            from monitor.app.metrics import Metrics
+
+            self.metrics = Metrics(self.metrics_port, self.metrics_address)
+        if self.once:
+            self.tick()
+            return 0
+        self._start_scheduler()
+        code = 0
+        try:
+            while not self.stop_event.wait(1.0):
+                if self.reload_requested.is_set():
+                    self.reload_requested.clear()
+                    self._submit(self.reload)
+                if not lock.still_held():
+                    # exit 1, not 0: systemd's Restart=on-failure must bring this process back as a standby
+                    log.error("lost the instance lock; stopping so the standby can take over")
+                    code = 1
+                    break
+        finally:
+            log.info("stopping: finishing in-flight work (at most %.0f s)", SHUTDOWN_BOUND_S)
+            self._stop_scheduler()
+            now = system_clock()
+            with self.store.write() as tx:
+                tx.set_meta(STOPPED_KEY, now.isoformat(), now)
+            log.info("stopped")
+        return code
+
+    def _release_orphaned_claims(self, now: datetime) -> None:
+        """Put back outbox rows claimed by another worker before we became active.
+
+        We hold the instance lock, so such a claim belongs to an active daemon that died mid-send (``kill -9``)
+        or to a one-shot ``monitor poll``. Left alone it would wait out the store's stale-claim timeout
+        (minutes) before anyone sent it. Releasing it now means a restart or a standby takeover sends it at
+        once; if its worker did send it before dying, that is the one duplicate invariant 1 allows. The
+        release is ``finish_delivery`` as the old worker: a compare-and-set on that worker's claim, keeping
+        the per-target results so targets that already accepted it are not sent again.
+        """
+        from monitor.domain import DeliveryStatus
+
+        with self.store.write() as tx:
+            rows = [r for r in tx.outbox({DeliveryStatus.SENDING})
+                    if r.claimed_by and r.claimed_by != self.worker_id and r.claimed_at and r.claimed_at <= now]
+            released = sum(
+                tx.finish_delivery(row.id, row.claimed_by or "", targets=row.targets, status=DeliveryStatus.RETRYING,
+                                   next_attempt_at=now, last_error="claimed by a worker that stopped; resent",
+                                   now=now)
+                for row in rows
+            )
+        if released:
+            log.warning("released %d delivery(ies) claimed by a stopped worker; sending them again", released)
+
+    # -------------------------------------------------------------------------------- scheduling
+    def _start_scheduler(self) -> None:
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=UTC,
+        )
+        interval = max(1.0, self.settings.monitor.tick_interval.total_seconds())
+        self.scheduler.add_job(self.tick, "interval", seconds=interval, id="tick", next_run_time=datetime.now(UTC),
+                               jitter=min(5.0, interval / 10))
+        self.scheduler.add_job(self.housekeeping, "interval", hours=6, id="housekeeping")
+        self._digest_jobs()
+        self.scheduler.start()
+
+    def _stop_scheduler(self) -> None:
+        if self.scheduler is None:
+            return
+        done = threading.Event()
+
+        def shutdown() -> None:
+            self.scheduler.shutdown(wait=True)
+            done.set()
+
+        threading.Thread(target=shutdown, daemon=True).start()
+        if not done.wait(SHUTDOWN_BOUND_S):
+            self.abandoned_work = True
+            log.warning("in-flight work did not finish within %.0f s; exiting anyway (the outbox keeps it)",
+                        SHUTDOWN_BOUND_S)
+
+    def _submit(self, func: Any) -> None:
+        if self.scheduler is not None:
+            self.scheduler.add_job(func, next_run_time=datetime.now(UTC))
+
+    def _digest_jobs(self) -> None:
+        from zoneinfo import ZoneInfo
+
+        from apscheduler.triggers.cron import CronTrigger
+
+        for channel in self.settings.channels:
+            if channel.mode == "digest":
+                trigger = CronTrigger.from_crontab(channel.digest_cron, timezone=ZoneInfo(channel.zone))
+                self.scheduler.add_job(self.deliver, trigger, id=f"digest:{channel.id}", replace_existing=True)
+
+    def _deadline_jobs(self) -> None:
+        """Date jobs at the exact next deadline instants; rebuilt after every tick (deadlines can move)."""
+        from monitor.app.service import load_deadline_states
+        from monitor.story.deadlines import next_due_instants
+
+        states = load_deadline_states(self.settings, self.store)
+        now = system_clock()
+        wanted = set()
+        for story in self.settings.stories:
+            for deadline in story.deadlines:
+                for instant in next_due_instants(story, deadline, states[(story.id, deadline.id)]):
+                    if instant > now:
+                        job_id = f"deadline:{story.id}:{deadline.id}:{instant.isoformat()}"
+                        wanted.add(job_id)
+                        if self.scheduler.get_job(job_id) is None:
+                            self.scheduler.add_job(self.deadline_instant, "date", run_date=instant, id=job_id)
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("deadline:") and job.id not in wanted:
+                job.remove()
+
+    # ------------------------------------------------------------------------------------- jobs
+    def tick(self) -> None:
+        started = time.monotonic()
+        try:
+            report = self.service.tick()
+        except MonitorError as exc:
+            log.error("tick failed: %s", exc)
+            return
+        except Exception:
+            log.exception("tick failed unexpectedly")
+            return
+        now = system_clock()
+        with self.store.write() as tx:
+            tx.set_meta(HEARTBEAT_KEY, now.isoformat(), now)
+        for poll in report.polls:
+            if poll.error:
+                log.warning("feed %s: %s", poll.feed_id, poll.error)
+        for dev in report.developments:
+            log.info("development: %s", dev.title)
+        if self.scheduler is not None:
+            self._deadline_jobs()
+        self._ping_heartbeat()
+        if self.metrics is not None:
+            self.metrics.update(self.settings, self.store, now, time.monotonic() - started)
+
+    def deadline_instant(self) -> None:
+        """Run at a reminder or due instant: check deadlines, deliver at once."""
+        now = system_clock()
+        self.service.check_deadlines(now)
+        self.deliver()
+
+    def deliver(self) -> None:
+        from monitor.app.deliver import deliver_due
+
+        deliver_due(self.settings, self.store, system_clock(), self.worker_id, self.service.rng)
+
+    def housekeeping(self) -> None:
+        now = system_clock()
+        with self.store.write() as tx:
+            pruned = tx.prune_items(now - self.settings.monitor.retention)
+        self.store.optimize()
+        log.info("housekeeping: pruned %d old item(s)", pruned)
+
+    def reload(self) -> None:
+        """SIGHUP: load the config again; an invalid one is reported and the old one kept."""
+        try:
+            settings = load_settings(self.config_path)
+        except MonitorError as exc:
+            log.error("config reload failed, keeping the old config: %s", exc)
+            return
+        if settings.monitor.database_url != self.settings.monitor.database_url:
+            log.warning("database_url changed; restart the daemon to switch databases (kept the old one)")
+            settings = settings.model_copy(update={"monitor": settings.monitor.model_copy(
+                update={"database_url": self.settings.monitor.database_url})})
+        self.settings = settings
+        self.service.reload(settings)
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("digest:"):
+                job.remove()
+        self._digest_jobs()
+        log.info("config reloaded: %d feed(s), %d story(ies)", len(settings.feeds), len(settings.stories))
+
+    def _ping_heartbeat(self) -> None:
+        url = self.settings.monitor.heartbeat_url
+        if not url:
+            return
+        import httpx
+
+        try:
+            httpx.get(url, timeout=10.0, headers={"User-Agent": self.settings.monitor.effective_user_agent})
+        except httpx.HTTPError as exc:
+            log.warning("heartbeat ping failed: %s", type(exc).__name__)
+
+
+def run_daemon(config_path: str, *, record_dir: Path | None, log_format: str, metrics_port: int | None,
+               metrics_address: str = "127.0.0.1",
+               once: bool) -> int:
+    """Entry point of ``monitor run``. Returns the exit code."""
+    setup_logging(log_format)
+    settings = load_settings(config_path)
+    daemon = Daemon(config_path, settings, record_dir=record_dir, metrics_port=metrics_port,
+                    metrics_address=metrics_address, once=once)
+    daemon.install_signals()
+    code = daemon.run()
+    if daemon.abandoned_work:
+        # The executor's worker threads are joined at interpreter exit, so a job stuck in a slow fetch would
+        # hold the exit for up to the fetch timeout. Nothing is lost by not waiting: its feed is polled again
+        # and its deliveries are released by the next active instance.
+        logging.shutdown()
+        os._exit(code)
+    return code
+

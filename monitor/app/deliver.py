@@ -1,0 +1,205 @@
+"""Delivering the outbox: claim due rows, render, send per target through apprise, record per target.
+
+At least once, never lost: a row is claimed with a compare-and-set update, sent, then its per-target
+result is recorded. A crash between sending and recording leaves the row claimed; after the stale-claim
+timeout another worker picks it up and sends it again (at most one duplicate), so nothing is lost.
+Only the targets that failed are retried; a target that already accepted the message is not sent twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from monitor.app.watchdog import ops_development
+from monitor.config.schema import ChannelConfig, Settings
+from monitor.domain import Confidence, DeliveryStatus, Development, DevelopmentKind, Severity, iso_utc
+
+if TYPE_CHECKING:
+    from monitor.store.db import Store
+
+log = logging.getLogger("monitor.app.deliver")
+CLAIM_BATCH = 50
+
+
+def deliver_due(settings: Settings, store: Store, now: datetime, worker_id: str, rng: random.Random) -> tuple[int, int]:
+    """Send every due outbox row. Returns (rows fully sent, rows with a failed target)."""
+    from monitor.app.service import channels_of
+
+    channels = {c.id: c for c in channels_of(settings)}
+    with store.write() as tx:
+        claimed = tx.claim_due(now, worker_id, CLAIM_BATCH)
+        developments = {row.development_key: tx.development(row.development_key) for row in claimed}
+        cancelled = [r for r in claimed if r.repeat_until_ack and tx.is_acknowledged(r.development_key)]
+    for row in cancelled:  # a repeat queued before `monitor ack`: not sent, closed as done
+        _finish(store, row, worker_id, now, list(row.targets), DeliveryStatus.SENT, None, "acknowledged; not repeated")
+    rows = [r for r in claimed if r not in cancelled]
+    by_channel: dict[str, list[Any]] = defaultdict(list)
+    for row in rows:
+        by_channel[row.channel_id].append(row)
+    sent = failed = 0
+    for channel_id, channel_rows in by_channel.items():
+        channel = channels.get(channel_id)
+        if channel is None:  # channel removed from the config: nothing can send it; dead-letter it
+            for row in channel_rows:
+                _finish(store, row, worker_id, now, [], DeliveryStatus.DEAD, None, "channel no longer configured")
+            continue
+        batches = [channel_rows] if channel.mode == "digest" else [[row] for row in channel_rows]
+        for batch in batches:
+            ok = _send_batch(settings, store, channel, batch, developments, now, worker_id, rng)
+            sent += len(batch) if ok else 0
+            failed += 0 if ok else len(batch)
+    return sent, failed
+
+
+def _send_batch(settings: Settings, store: Store, channel: ChannelConfig, rows: list[Any],
+                developments: dict[str, Development | None], now: datetime, worker_id: str,
+                rng: random.Random) -> bool:
+    from monitor.notify.apprise import send
+    from monitor.notify.routing import retry_at
+
+    devs = [developments[row.development_key] for row in rows]
+    message = _message(settings, store, channel, [d for d in devs if d is not None], now)
+    previous = _targets(rows[0].targets_json, len(channel.urls))
+    failed_before = {i for i, t in enumerate(previous) if not t.get("ok")}
+    results = send(channel.urls, message, only=failed_before)
+    for result in results:
+        entry = previous[result.index]
+        entry.update(target=result.target, ok=result.ok, error=result.error,
+                     attempts=int(entry.get("attempts", 0)) + 1)
+    all_ok = all(t.get("ok") for t in previous)
+    errors = "; ".join(f"{t['target']}: {t['error']}" for t in previous if not t.get("ok") and t.get("error"))
+    for row in rows:
+        if all_ok:
+            _finish(store, row, worker_id, now, previous, DeliveryStatus.SENT, None, None)
+            _schedule_repeat(store, channel, row, developments.get(row.development_key), now)
+        elif now - row.created_at >= channel.max_age:
+            _finish(store, row, worker_id, now, previous, DeliveryStatus.DEAD, None, errors or "failed")
+            _dead_letter_alert(settings, store, channel, row, errors, now)
+        else:
+            next_at = retry_at(row.attempts + 1, now, rng=rng)
+            _finish(store, row, worker_id, now, previous, DeliveryStatus.RETRYING, next_at, errors or "failed")
+    if not all_ok:
+        log.warning("delivery on channel %s failed for some targets: %s", channel.id, errors)
+    return all_ok
+
+
+def _message(settings: Settings, store: Store, channel: ChannelConfig, devs: list[Development], now: datetime) -> Any:
+    from monitor.notify.render import render, render_digest
+
+    stories = {s.id: s for s in settings.stories}
+    if channel.mode == "digest" and len(devs) != 1:
+        pairs = [(d, stories[d.story_id].title if d.story_id in stories else "monitor") for d in devs]
+        return render_digest(pairs, fmt=channel.format, now=now, display_zone=settings.monitor.display_zone)
+    dev = devs[0]
+    story = stories.get(dev.story_id)
+    thread_line, countdown = _story_context(settings, store, dev, now)
+    return render(
+        dev,
+        fmt=channel.format,
+        story_title=story.title if story else "deadline monitor",
+        thread_line=thread_line,
+        countdown=countdown,
+        display_zone=settings.monitor.display_zone,
+        story_zone=story.zone if story else "UTC",
+        now=now,
+        templates=channel.templates or None,
+    )
+
+
+def _story_context(settings: Settings, store: Store, dev: Development, now: datetime) -> tuple[str, str | None]:
+    """The one-line thread summary and the nearest deadline's countdown for a development's story."""
+    from monitor.app.service import load_deadline_states
+    from monitor.story.deadlines import countdown_text, threads_line
+
+    story = next((s for s in settings.stories if s.id == dev.story_id), None)
+    if story is None:
+        return "", None
+    with store.read() as tx:
+        rows = tx.thread_states(story.id)
+    line = threads_line(story, {thread_id: row.state for thread_id, row in rows.items()}, sep=" · ")
+    countdown = None
+    if story.deadlines:
+        states = load_deadline_states(settings, store)
+        deadline = min(story.deadlines, key=lambda d: states[(story.id, d.id)].due_at)
+        countdown = f"{deadline.title}: {countdown_text(states[(story.id, deadline.id)], now)}"
+    return line, countdown
+
+
+def _targets(raw: Any, count: int) -> list[dict[str, Any]]:
+    targets = json.loads(raw) if isinstance(raw, str) and raw else list(raw or [])
+    while len(targets) < count:
+        targets.append({"target": "", "ok": False, "attempts": 0, "error": None})
+    return [dict(t) for t in targets[:count]]
+
+
+def _finish(store: Store, row: Any, worker_id: str, now: datetime, targets: list[dict[str, Any]],
+            status: DeliveryStatus, next_at: datetime | None, error: str | None) -> None:
+    with store.write() as tx:
+        done = tx.finish_delivery(row.id, worker_id, targets=targets, status=status, next_attempt_at=next_at,
+                                  last_error=error, now=now)
+    if not done:
+        log.warning("outbox row %s was taken over by another worker before it was recorded", row.id)
+
+
+def _schedule_repeat(store: Store, channel: ChannelConfig, row: Any, dev: Development | None, now: datetime) -> None:
+    """Critical developments repeat on a channel with ``repeat`` until acknowledged (``monitor ack``)."""
+    if channel.repeat is None or dev is None or dev.severity < Severity.CRITICAL:
+        return
+    with store.write() as tx:
+        current = tx.development(dev.key)
+        if current is None or tx.is_acknowledged(dev.key):
+            return
+        tx.enqueue(dev.key, channel.id, confidence=dev.confidence, release_at=now + channel.repeat, now=now,
+                   targets=len(channel.urls), repeat=True)
+
+
+def _dead_letter_alert(settings: Settings, store: Store, channel: ChannelConfig, row: Any, errors: str,
+                       now: datetime) -> None:
+    """Tell the channels that take operations messages that a delivery was given up (never about itself)."""
+    from monitor.app.service import channels_of
+    from monitor.notify.routing import channel_wants, release_time
+
+    with store.write() as tx:
+        original = tx.development(row.development_key)
+        if original is not None and original.kind == DevelopmentKind.DELIVERY_DEAD:
+            return
+        dev = ops_development(
+            DevelopmentKind.DELIVERY_DEAD, f"dead:{row.id}", now, f"Delivery to channel {channel.id} given up",
+            f"Outbox row {row.id} ({row.development_key}) could not be delivered since "
+            f"{iso_utc(row.created_at)}: {errors}",
+            Severity.WARNING, {"outbox_id": row.id, "channel": channel.id},
+        )
+        is_new, _ = tx.upsert_development(dev, now)
+        if not is_new:
+            return
+        for other in channels_of(settings):
+            if other.id != channel.id and channel_wants(other, dev):
+                tx.enqueue(dev.key, other.id, confidence=dev.confidence, release_at=release_time(other, dev, now),
+                           now=now, targets=len(other.urls))
+
+
+def send_test_message(settings: Settings, channel_ids: Iterable[str] | None, now: datetime) -> dict[str, list[Any]]:
+    """``monitor notify test``: send one test message per channel now; the per-target results."""
+    from monitor.app.service import channels_of
+    from monitor.notify.apprise import send
+    from monitor.notify.render import render
+
+    wanted = set(channel_ids) if channel_ids else None
+    results = {}
+    dev = Development(key=f"ops:test:{iso_utc(now)}", kind=DevelopmentKind.TEST, story_id="", at=now,
+                      title="Test message from the deadline monitor", severity=Severity.INFO,
+                      summary="If you can read this, the channel works.", confidence=Confidence.CONFIRMED)
+    for channel in channels_of(settings):
+        if wanted is not None and channel.id not in wanted:
+            continue
+        message = render(dev, fmt=channel.format, story_title="deadline monitor", thread_line="", countdown=None,
+                         display_zone=settings.monitor.display_zone, story_zone="UTC", now=now,
+                         templates=channel.templates or None)
+        results[channel.id] = send(channel.urls, message)
+    return results

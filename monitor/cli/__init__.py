@@ -1,0 +1,1 @@
+"""The command line: Click commands and the read-only reports they print."""

@@ -1,0 +1,350 @@
+"""Read-only reports for the CLI: config summary, status, feeds, outbox. Secrets are masked here.
+
+Each ``*_report`` returns plain JSON-able dicts (the documented ``--json`` shapes in docs/json.md); each
+``format_*`` turns one into text for a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from monitor.config.masking import mask_database_url, mask_secret_url
+from monitor.config.schema import Settings
+from monitor.domain import DeliveryStatus, iso_utc
+from monitor.durations import format_duration, parse_duration
+
+if TYPE_CHECKING:
+    from monitor.store.db import Store
+
+HEARTBEAT_KEY = "daemon.heartbeat"
+STARTED_KEY = "daemon.started_at"
+STOPPED_KEY = "daemon.stopped_at"
+
+
+def _local(moment: datetime, zone: str) -> str:
+    return moment.astimezone(ZoneInfo(zone)).strftime("%a %Y-%m-%d %H:%M %Z")
+
+
+def iso_or_none(moment: datetime | None) -> str | None:
+    return iso_utc(moment) if moment else None
+
+
+# -------------------------------------------------------------------------------------------- config
+def config_summary(settings: Settings, source: str) -> dict[str, Any]:
+    """What ``monitor config check --json`` prints."""
+    monitor = settings.monitor
+    return {
+        "config": source,
+        "valid": True,
+        "database_url": mask_database_url(monitor.database_url),
+        "display_zone": monitor.display_zone,
+        "user_agent": monitor.effective_user_agent,
+        "feeds": [
+            {
+                "id": f.id,
+                "url": f.url,
+                "source": f.source.value,
+                "enabled": f.enabled,
+                "poll_interval_s": int((f.poll_interval or monitor.poll_interval).total_seconds()),
+                "tags": list(f.tags),
+                "stories": list(f.stories) or [s.id for s in settings.stories],
+            }
+            for f in settings.feeds
+        ],
+        "stories": [
+            {
+                "id": story.id,
+                "title": story.title,
+                "zone": story.zone,
+                "threads": [
+                    {
+                        "id": thread_id,
+                        "title": thread.title or thread_id,
+                        "initial": thread.initial_state,
+                        "states": [
+                            {"id": s.id, "level": s.level, "kind": s.kind.value, "cues": len(s.cues)}
+                            for s in thread.states
+                        ],
+                    }
+                    for thread_id, thread in story.threads.items()
+                ],
+                "deadlines": [
+                    {
+                        "id": d.id,
+                        "title": d.title,
+                        "due_local": f"{d.due.isoformat()} {d.zone}",
+                        "due_utc": iso_utc(d.due_utc),
+                        "reminders": [format_duration(r) for r in d.reminders],
+                        "resolved_by": list(d.resolved_by),
+                    }
+                    for d in story.deadlines
+                ],
+            }
+            for story in settings.stories
+        ],
+        "channels": [
+            {
+                "id": c.id,
+                "targets": [mask_secret_url(u) for u in c.urls],
+                "format": c.format,
+                "min_severity": c.min_severity.label,
+                "min_confidence": c.min_confidence.value,
+                "mode": c.mode,
+            }
+            for c in settings.channels
+        ]
+        or [{"id": "console", "targets": ["console://"], "format": "text", "min_severity": "info",
+             "min_confidence": "reported", "mode": "immediate"}],
+    }
+
+
+def format_config_summary(summary: dict[str, Any]) -> str:
+    lines = [f"configuration {summary['config']} is valid", f"database: {summary['database_url']}"]
+    lines.append(f"feeds ({len(summary['feeds'])}):")
+    for feed in summary["feeds"]:
+        flag = "" if feed["enabled"] else " (disabled)"
+        lines.append(f"  {feed['id']:<36} {feed['source']:<8} every {feed['poll_interval_s'] // 60} min{flag}")
+    for story in summary["stories"]:
+        lines.append(f"story {story['id']}: {story['title']} ({story['zone']})")
+        for thread in story["threads"]:
+            ladder = " -> ".join(f"{s['id']}[{s['level']}]" for s in thread["states"])
+            lines.append(f"  thread {thread['id']}: {ladder}")
+        for d in story["deadlines"]:
+            lines.append(
+                f"  deadline {d['id']}: {d['due_local']} = {d['due_utc']}; reminders {', '.join(d['reminders'])}"
+            )
+    lines.append("channels:")
+    for c in summary["channels"]:
+        lines.append(f"  {c['id']}: {', '.join(c['targets'])} ({c['format']}, >= {c['min_severity']}, {c['mode']})")
+    return "\n".join(lines)
+
+
+# -------------------------------------------------------------------------------------------- status
+def daemon_health(settings: Settings, store: Store, now: datetime) -> dict[str, Any]:
+    """Is the daemon up, stalled or blind? Read from the heartbeat and feed health the daemon stores."""
+    with store.read() as tx:
+        heartbeat = tx.get_meta(HEARTBEAT_KEY)
+        started = tx.get_meta(STARTED_KEY)
+        stopped = tx.get_meta(STOPPED_KEY)
+        feeds = tx.feeds()
+    stall_after = max(settings.monitor.tick_interval * 4, timedelta(minutes=2))
+    last_tick = heartbeat[1] if heartbeat else None
+    # a clean stop is recorded: the daemon is down at once, not only after the stall bound
+    stopped_at = stopped[1] if stopped else None
+    cleanly_stopped = stopped_at is not None and last_tick is not None and stopped_at >= last_tick
+    running = last_tick is not None and now - last_tick <= stall_after and not cleanly_stopped
+    enabled = [f for f in feeds if f.enabled]
+    successes = [f.last_success_at for f in enabled if f.last_success_at]
+    last_success = max(successes) if successes else None
+    started_at = datetime.fromisoformat(started[0]) if started else None
+    # blind: nothing fetched for `blind_after`, counted from the last success, else from the daemon's start
+    seen_since = last_success or started_at
+    blind = bool(enabled) and running and seen_since is not None and now - seen_since > settings.monitor.blind_after
+    if last_tick is None:
+        reason = "daemon has never run on this database"
+    elif cleanly_stopped:
+        reason = "daemon was stopped"
+    elif not running:
+        reason = f"no tick for {format_duration(now - last_tick)} (stalled or down)"
+    elif blind:
+        reason = "blind: no feed has succeeded for " + (
+            format_duration(now - last_success) if last_success else "the whole run"
+        )
+    else:
+        reason = "ok"
+    return {
+        "ok": running and not blind,
+        "running": running,
+        "blind": blind,
+        "reason": reason,
+        "started_at": iso_or_none(started_at),
+        "last_tick_at": iso_or_none(last_tick),
+        "last_feed_success_at": iso_or_none(last_success),
+    }
+
+
+def status_report(settings: Settings, store: Store, now: datetime) -> dict[str, Any]:
+    """What ``monitor status --json`` prints: stories, threads, deadlines, feeds, deliveries, health."""
+    from monitor.app.service import load_deadline_states
+    from monitor.story.deadlines import countdown_text
+
+    deadline_states = load_deadline_states(settings, store)
+    stories = []
+    with store.read() as tx:
+        for story in settings.stories:
+            stored = tx.thread_states(story.id)
+            threads = []
+            for thread_id, thread in story.threads.items():
+                row = stored.get(thread_id)
+                state_id = row.state if row else thread.initial_state
+                threads.append(
+                    {
+                        "id": thread_id,
+                        "title": thread.title or thread_id,
+                        "state": state_id,
+                        "state_title": thread.label_of(state_id),
+                        "since": iso_or_none(row.since) if row else None,
+                    }
+                )
+            deadlines = []
+            for deadline in story.deadlines:
+                state = deadline_states[(story.id, deadline.id)]
+                deadlines.append(
+                    {
+                        "id": deadline.id,
+                        "title": deadline.title,
+                        "due_utc": iso_utc(state.due_at),
+                        "due_story_zone": _local(state.due_at, story.zone),
+                        "due_display_zone": _local(state.due_at, settings.monitor.display_zone),
+                        "countdown": countdown_text(state, now),
+                        "seconds_left": int((state.due_at - now).total_seconds()),
+                        "resolved": state.resolved_at is not None,
+                        "extended": state.due_at != deadline.due_utc,
+                    }
+                )
+            stories.append({"id": story.id, "title": story.title, "threads": threads, "deadlines": deadlines})
+        outbox_rows = tx.outbox()
+    deliveries: dict[str, int] = {s.value: 0 for s in DeliveryStatus}
+    for delivery in outbox_rows:
+        deliveries[delivery.status] = deliveries.get(delivery.status, 0) + 1
+    dead = [
+        {"id": r.id, "channel": r.channel_id, "development": r.development_key, "last_error": r.last_error}
+        for r in outbox_rows
+        if r.status == DeliveryStatus.DEAD
+    ]
+    return {
+        "now": iso_utc(now),
+        "health": daemon_health(settings, store, now),
+        "stories": stories,
+        "feeds": feeds_report(settings, store, now),
+        "deliveries": deliveries,
+        "dead_letters": dead,
+    }
+
+
+def format_status(report: dict[str, Any]) -> str:
+    from monitor.notify.render import terminal_safe
+
+    health = report["health"]
+    lines = [
+        f"daemon: {'running' if health['running'] else 'not running'}"
+        + (f" since {health['started_at']}" if health["started_at"] and health["running"] else "")
+        + (f", last tick {health['last_tick_at']}" if health["last_tick_at"] else "")
+        + f" ({health['reason']})"
+    ]
+    for story in report["stories"]:
+        lines.append(f"\n{story['title']} [{story['id']}]")
+        for thread in story["threads"]:
+            since = f" since {thread['since']}" if thread["since"] else ""
+            lines.append(f"  {thread['title']:<32} {thread['state_title']}{since}")
+        for d in story["deadlines"]:
+            lines.append(f"  deadline {d['title']}: {d['countdown']}")
+            lines.append(f"    {d['due_story_zone']} | {d['due_display_zone']} | {d['due_utc']}")
+    feeds = report["feeds"]
+    failing = [f for f in feeds if f["consecutive_failures"]]
+    lines.append(f"\nfeeds: {len(feeds)} ({len(failing)} failing)")
+    for feed in feeds:
+        last = feed["last_success_at"] or "never"
+        err = f" - {feed['last_error']}" if feed["last_error"] else ""
+        lines.append(f"  {feed['id']:<36} {feed['state']:<9} last ok {last}{err}")
+    counts = report["deliveries"]
+    lines.append(
+        "\ndeliveries: "
+        + ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+        if any(counts.values())
+        else "\ndeliveries: none yet"
+    )
+    for dead in report["dead_letters"]:
+        lines.append(f"  DEAD #{dead['id']} {dead['channel']} {dead['development']}: {dead['last_error']}")
+    return terminal_safe("\n".join(lines), keep_newlines=True)
+
+
+def feeds_report(settings: Settings, store: Store, now: datetime) -> list[dict[str, Any]]:
+    """One dict per configured feed (``monitor feeds --json``)."""
+    with store.read() as tx:
+        rows = {row.id: row for row in tx.feeds()}
+    out = []
+    for feed in settings.feeds:
+        row = rows.get(feed.id)
+        if row is None:
+            out.append(
+                {"id": feed.id, "url": feed.url, "configured_url": feed.url, "state": "new", "enabled": feed.enabled,
+                 "last_status": None, "consecutive_failures": 0, "last_attempt_at": None, "last_success_at": None,
+                 "next_poll_at": None, "last_error": None, "items_seen": 0, "conditional_get": None}
+            )
+            continue
+        if not row.enabled:
+            state = "disabled"
+        elif row.consecutive_failures:
+            state = "failing"
+        elif row.last_success_at:
+            state = "ok"
+        else:
+            state = "new"
+        out.append(
+            {
+                "id": feed.id,
+                "url": row.current_url or row.url,
+                "configured_url": feed.url,
+                "state": state,
+                "enabled": row.enabled,
+                "disabled_reason": row.disabled_reason,
+                "last_status": row.last_status,
+                "consecutive_failures": row.consecutive_failures,
+                "last_attempt_at": iso_or_none(row.last_attempt_at),
+                "last_success_at": iso_or_none(row.last_success_at),
+                "next_poll_at": iso_or_none(row.next_poll_at),
+                "last_error": row.last_error,
+                "items_seen": row.items_seen,
+                "conditional_get": row.conditional_supported,
+            }
+        )
+    return out
+
+
+def outbox_report(store: Store, include_sent: bool = False) -> list[dict[str, Any]]:
+    """One dict per outbox row (``monitor outbox --json``); target URLs are masked, never raw."""
+    with store.read() as tx:
+        rows = tx.outbox()
+    out = []
+    for row in rows:
+        if row.status == DeliveryStatus.SENT and not include_sent:
+            continue
+        targets = json.loads(row.targets_json or "[]") if isinstance(row.targets_json, str) else row.targets_json
+        out.append(
+            {
+                "id": row.id,
+                "status": row.status,
+                "channel": row.channel_id,
+                "development": row.development_key,
+                "confidence": row.confidence,
+                "attempts": row.attempts,
+                "created_at": iso_or_none(row.created_at),
+                "next_attempt_at": iso_or_none(row.next_attempt_at),
+                "sent_at": iso_or_none(row.sent_at),
+                "last_error": row.last_error,
+                "targets": targets,
+                "targets_summary": ", ".join(
+                    f"{t.get('target')}={'ok' if t.get('ok') else 'failed'}" for t in targets
+                ),
+            }
+        )
+    return out
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """``--since``: an ISO date/time (UTC if no offset) or a duration ago (``2d``, ``6h``)."""
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        from monitor.errors import ConfigError
+
+        raise ConfigError([f"--since: cannot read {text!r}; give an ISO time like 2026-02-27T12:00 or '2d'"])
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

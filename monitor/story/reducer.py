@@ -1,0 +1,391 @@
+"""The story reducer: stored state + new items + ``now`` -> new state + developments. Pure: no clock, no I/O.
+
+Rules (issue 4, DESIGN.md invariant 4):
+
+- A thread moves only along its configured transitions. An act state needs an ACT signal; a THREAT signal
+  (hedged, floated, threatened) can only move the thread to its threat-kind state. Negations and mentions
+  are evidence, never moves.
+- A move reported by one ordinary outlet is REPORTED; a second independent outlet (another ``outlet_key``,
+  not a syndicated copy) or one PRIMARY/WIRE source within ``corroboration_window`` makes it CONFIRMED, once.
+- Later items about the same development join it (same thread and state; syndicated copies; rewrites by
+  rapidfuzz similarity gated by the thread) and produce an updated version under the same ``key`` instead of
+  a new alert. Keys are deterministic: ``{story}:{thread}:{state}:{n}`` and ``{story}:new:{n}``.
+- Relevant items that move or join no thread are pooled and clustered (``cluster.py``); a cluster that reaches
+  ``min_outlets`` distinct outlets within ``outlet_window``, or has a primary source, is a NEW_DEVELOPMENT
+  labelled by its words new to the story.
+- Only a recent window is kept (developments for ``recent_window``, the pool for ``cluster_window``), so the
+  state and the cost per item do not grow with history.
+
+The remembered state (``StoryState``, ``ThreadStatus``, development records, their JSON) lives in
+``story_state.py`` and is re-exported here, where callers import it from.
+
+``advance`` does not modify the state it is given; it works on a copy and returns it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from monitor.config.schema import StoryConfig, ThreadConfig
+from monitor.domain import (
+    Confidence,
+    Development,
+    DevelopmentKind,
+    Item,
+    Severity,
+    SignalMode,
+    Source,
+    SourceKind,
+    StateKind,
+)
+from monitor.story.cluster import Cluster, best_cluster, config_words, content_words, similarity, syndication_key
+from monitor.story.relevance import RelevanceMatcher
+from monitor.story.signals import Signal, SignalReader
+from monitor.story.state import (
+    DevRecord,
+    StoryState,
+    ThreadStatus,
+    initial_state,
+    source_from_json,
+    source_to_json,
+    thread_summary,
+)
+
+__all__ = ["Evidence", "StoryOutcome", "StoryState", "ThreadStatus", "advance", "initial_state", "thread_summary"]
+
+REWRITE_SIMILARITY = 0.8
+"""How alike a headline without a state cue must be to a development's headline to join it (same thread)."""
+
+MAX_SOURCES = 25
+"""Sources listed per development (outlets are still counted beyond it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the reducer did with one item, for logs and ``explain`` output."""
+
+    item_id: str
+    action: str  # duplicate | irrelevant | stale | moved | joined | ignored | pooled
+    thread_id: str | None = None
+    state_id: str | None = None
+    mode: str | None = None
+    cue: str | None = None
+    development: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryOutcome:
+    state: StoryState
+    developments: tuple[Development, ...]
+    evidence: tuple[Evidence, ...] = ()
+
+
+class _Engine:
+    """Compiled per story (relevance, signals, config words); cached by story object identity."""
+
+    def __init__(self, story: StoryConfig) -> None:
+        self.story = story
+        self.relevance = RelevanceMatcher(story)
+        self.reader = SignalReader(story)
+        self.known = config_words(story)
+
+
+_ENGINES: dict[int, _Engine] = {}
+
+
+def _engine(story: StoryConfig) -> _Engine:
+    engine = _ENGINES.get(id(story))
+    if engine is None or engine.story is not story:
+        engine = _Engine(story)
+        _ENGINES[id(story)] = engine
+    return engine
+
+
+def advance(story: StoryConfig, state: StoryState, items: Sequence[Item], now: datetime) -> StoryOutcome:
+    """Apply new items (sorted by published) to the story; see the module docstring for the rules."""
+    engine = _engine(story)
+    new = state.copy()
+    for tid, thread in story.threads.items():  # threads added to the config since the state was stored
+        new.threads.setdefault(tid, ThreadStatus(thread.initial_state))
+    touched: dict[str, None] = {}
+    evidence: list[Evidence] = []
+    for item in items:
+        _process(engine, new, item, now, touched, evidence)
+    new.prune(story, now)
+    developments = []
+    for key in touched:
+        record = new.developments.get(key)
+        if record is not None:
+            developments.append(record.development(story.id))
+    return StoryOutcome(new, tuple(developments), tuple(evidence))
+
+
+def _process(
+    engine: _Engine, state: StoryState, item: Item, now: datetime, touched: dict[str, None], out: list[Evidence]
+) -> None:
+    story = engine.story
+    seen_key = item.link or f"{item.feed_id}:{item.item_id}"
+    if seen_key in state.seen:
+        out.append(Evidence(item.item_id, "duplicate"))
+        return
+    decision = engine.relevance.match(item)
+    if not decision.relevant:
+        out.append(Evidence(item.item_id, "irrelevant"))
+        return
+    state.seen[seen_key] = item.published.isoformat()
+    if item.published < now - story.recent_window:
+        out.append(Evidence(item.item_id, "stale"))  # history: never moves a thread today
+        return
+    key = syndication_key(item.title)
+    words = content_words(f"{item.title}\n{item.summary}")
+    by_thread = engine.reader.by_thread(item.title, item.summary)
+    claimed = False
+    for tid, signals in by_thread.items():
+        moving = [s for s in signals if s.mode in (SignalMode.ACT, SignalMode.THREAT)]
+        if not moving:
+            continue
+        claimed = True
+        result = _apply_thread(story, state, tid, moving, item, key, touched)
+        out.append(result)
+    if not claimed:
+        joined = _join_rewrite(engine, state, by_thread, item, key, touched)
+        if joined is not None:
+            out.append(joined)
+        elif any(s.mode is SignalMode.NEGATED for signals in by_thread.values() for s in signals):
+            out.append(Evidence(item.item_id, "ignored", mode="negated"))
+        elif story.new_developments.enabled:
+            out.append(_pool(engine, state, item, key, words, touched))
+    state.vocabulary.add(s for s, _ in words)
+
+
+def _target(thread: ThreadConfig, signal: Signal) -> str | None:
+    """The state a signal can move its thread to: acts to their state, threats to the threat-kind state."""
+    state = thread.state(signal.state_id)
+    if signal.mode is SignalMode.ACT:
+        return state.id
+    if state.kind is StateKind.THREAT:
+        return state.id
+    threat = next((s for s in thread.states if s.kind is StateKind.THREAT), None)
+    if threat is not None and state.level > threat.level:
+        return threat.id
+    return None
+
+
+def _apply_thread(
+    story: StoryConfig,
+    state: StoryState,
+    tid: str,
+    signals: list[Signal],
+    item: Item,
+    key: str,
+    touched: dict[str, None],
+) -> Evidence:
+    thread = story.threads[tid]
+    status = state.threads[tid]
+    ordered = sorted(signals, key=lambda s: s.mode is not SignalMode.ACT)  # acts first, then threats
+    for signal in ordered:
+        target = _target(thread, signal)
+        if target is None:
+            continue
+        record = _joinable(state, tid, target, status, key)
+        if record is not None:
+            record = _join(story, state, record, item, key, signal.cue)
+            touched[record.key] = None
+            return Evidence(item.item_id, "joined", tid, target, signal.mode.value, signal.cue, record.key)
+        if thread.allows(status.state, target):
+            record = _move(story, state, tid, thread, target, item, key, signal.cue)
+            touched[record.key] = None
+            return Evidence(item.item_id, "moved", tid, target, signal.mode.value, signal.cue, record.key)
+    first = ordered[0]
+    return Evidence(item.item_id, "ignored", tid, first.state_id, first.mode.value, first.cue)
+
+
+def _joinable(state: StoryState, tid: str, target: str, status: ThreadStatus, key: str) -> DevRecord | None:
+    """A recent development of the same thread and state this item belongs to, if any.
+
+    The thread's current development always qualifies; an older one (the thread moved on since) only for a
+    syndicated copy or a close rewrite of its headlines, so a real second move is not swallowed.
+    """
+    current = state.developments.get(status.development or "")
+    if current is not None and current.thread == tid and current.to_state == target and status.state == target:
+        return current
+    for record in reversed(list(state.developments.values())):
+        if record.thread != tid or record.to_state != target:
+            continue
+        if key in record.syndication or any(similarity(key, t) >= REWRITE_SIMILARITY for t in record.titles):
+            return record
+    return None
+
+
+def _move(
+    story: StoryConfig,
+    state: StoryState,
+    tid: str,
+    thread: ThreadConfig,
+    target: str,
+    item: Item,
+    key: str,
+    cue: str,
+) -> DevRecord:
+    status = state.threads[tid]
+    source, dest = thread.state(status.state), thread.state(target)
+    if dest.level > source.level:
+        severity = Severity.CRITICAL if dest.level >= 3 else Severity.WARNING
+    else:
+        severity = Severity.NOTICE
+    dev_key = f"{story.id}:{tid}:{target}:{state.next_count(f'{tid}:{target}')}"
+    name = thread.title or tid.replace("_", " ").capitalize()
+    record = DevRecord(
+        key=dev_key,
+        kind=DevelopmentKind.THREAD_CHANGE.value,
+        thread=tid,
+        from_state=status.state,
+        to_state=target,
+        at=item.published,
+        last_at=item.published,
+        confidence=_initial_confidence(item).value,
+        severity=int(severity),
+        title=f"{name}: {dest.label} (was: {source.label})",
+    )
+    _add_source(record, item, key, cue)
+    state.add_development(record)
+    state.threads[tid] = ThreadStatus(target, item.published, dev_key)
+    return record
+
+
+def _initial_confidence(item: Item) -> Confidence:
+    if item.source_kind in (SourceKind.PRIMARY, SourceKind.WIRE):
+        return Confidence.CONFIRMED
+    return Confidence.REPORTED
+
+
+def _join(story: StoryConfig, state: StoryState, shared: DevRecord, item: Item, key: str, cue: str | None) -> DevRecord:
+    """Add an item to a development; raise it to CONFIRMED once on independent corroboration."""
+    record = state.own_development(shared.key)
+    if record.confidence != Confidence.CONFIRMED.value:
+        strong = item.source_kind in (SourceKind.PRIMARY, SourceKind.WIRE)
+        independent = item.outlet_key not in record.outlets and key not in record.syndication
+        in_window = abs(item.published - record.at) <= story.corroboration_window
+        if in_window and (strong or independent):
+            record.confidence = Confidence.CONFIRMED.value
+    _add_source(record, item, key, cue)
+    return record
+
+
+def _add_source(record: DevRecord, item: Item, key: str, cue: str | None) -> None:
+    if item.outlet_key not in record.outlets:
+        record.outlets.append(item.outlet_key)
+    if key not in record.syndication:
+        record.syndication.append(key)
+        if len(record.titles) < 10:
+            record.titles.append(key)
+    if cue and cue not in record.cues:
+        record.cues.append(cue)
+    if len(record.sources) < MAX_SOURCES and all(s.get("link") != item.link for s in record.sources):
+        record.sources.append(source_to_json(Source.from_item(item)))
+    record.last_at = max(record.last_at, item.published)
+
+
+def _join_rewrite(
+    engine: _Engine,
+    state: StoryState,
+    by_thread: dict[str, list[Signal]],
+    item: Item,
+    key: str,
+    touched: dict[str, None],
+) -> Evidence | None:
+    """A headline with no state cue joins a recent development when it is a syndicated copy of one, or a close
+    rewrite of one in a thread the item mentions that adds no word new to the story ("Anthropic sues Pentagon
+    over supply chain risk designation" is close to "Pentagon designates Anthropic a supply chain risk" but
+    "sues" is news, so it goes to the pool)."""
+    extra: set[str] | None = None
+    for record in reversed(list(state.developments.values())):
+        copy = key in record.syndication
+        rewrite = False
+        if not copy and record.thread in by_thread:
+            rewrite = any(similarity(key, t) >= REWRITE_SIMILARITY for t in record.titles)
+            if rewrite:
+                if extra is None:
+                    extra = _novel(engine, state, content_words(item.title))
+                seen = {s for t in record.titles for s, _ in content_words(t)}
+                rewrite = extra <= seen
+        if copy or rewrite:
+            _join(engine.story, state, record, item, key, None)
+            touched[record.key] = None
+            return Evidence(item.item_id, "joined", record.thread, record.to_state, development=record.key)
+    return None
+
+
+def _novel(engine: _Engine, state: StoryState, words: list[tuple[str, str]]) -> set[str]:
+    """Stems new to the story: not in its config and used by fewer than ``known_after`` earlier items."""
+    known_after = engine.story.new_developments.known_after
+    counts = state.vocabulary.counts
+    return {s for s, _ in words if s not in engine.known and counts.get(s, 0) < known_after}
+
+
+def _pool(
+    engine: _Engine,
+    state: StoryState,
+    item: Item,
+    key: str,
+    words: list[tuple[str, str]],
+    touched: dict[str, None],
+) -> Evidence:
+    """Put untracked news in the pool; fire a NEW_DEVELOPMENT when its cluster is big enough."""
+    story, settings = engine.story, engine.story.new_developments
+    known_after = settings.known_after
+    novel_words = [
+        (s, w) for s, w in words if s not in engine.known and state.vocabulary.counts.get(s, 0) < known_after
+    ]
+    novel = {s for s, _ in novel_words}
+    index = state.index()
+    cid = best_cluster(state.clusters, index, key, key, novel, settings.similarity)
+    if cid is None:
+        cid = f"c{state.next_count('cluster')}"
+        state.add_cluster(Cluster(cid, key, item.published.timestamp(), item.published.timestamp()))
+    cluster = state.own_cluster(cid)
+    cluster.add(novel_words, item.outlet_key, item.published, item.source_kind.value, key)
+    index.add(cluster, novel, [key])
+    if len(cluster.sources) < MAX_SOURCES and all(s.get("link") != item.link for s in cluster.sources):
+        cluster.sources.append(source_to_json(Source.from_item(item)))
+    if cluster.development is not None:
+        record = state.developments.get(cluster.development)
+        if record is not None:
+            _join(story, state, record, item, key, None)
+            touched[record.key] = None
+            return Evidence(item.item_id, "joined", development=record.key)
+        return Evidence(item.item_id, "pooled")
+    outlets = cluster.outlets_within(item.published, settings.outlet_window)
+    if len(outlets) < settings.min_outlets and not cluster.has_primary():
+        return Evidence(item.item_id, "pooled")
+    still_new = {s for s in cluster.stems if state.vocabulary.counts.get(s, 0) - cluster.stems[s] + 1 < known_after}
+    label = cluster.label(still_new, settings.label_words)
+    if not label:
+        return Evidence(item.item_id, "pooled")  # nothing new to the story: background coverage
+    dev_key = f"{story.id}:new:{state.next_count('new')}"
+    # headline: the source whose title carries most of the label (the event itself, not an early side story)
+    scores = [sum(1 for w in label if w in {x for _, x in content_words(src["title"])}) for src in cluster.sources]
+    first = source_from_json(cluster.sources[scores.index(max(scores))])
+    record = DevRecord(
+        key=dev_key,
+        kind=DevelopmentKind.NEW_DEVELOPMENT.value,
+        thread=None,
+        from_state=None,
+        to_state=None,
+        at=item.published,
+        last_at=item.published,
+        confidence=Confidence.CONFIRMED.value,
+        severity=int(Severity.WARNING),
+        title=f"New development ({', '.join(label)}): {first.title}",
+        label=", ".join(label),
+        outlets=sorted({m[0] for m in cluster.members}),
+        syndication=list(cluster.syndication),
+        titles=list(cluster.syndication[:10]),
+        sources=[dict(s) for s in cluster.sources],
+    )
+    state.add_development(record)
+    cluster.development = dev_key
+    touched[dev_key] = None
+    return Evidence(item.item_id, "moved", development=dev_key)

@@ -1,0 +1,266 @@
+"""What the story reducer remembers between polls, and its JSON form. Pure: no clock, no I/O.
+
+- :class:`ThreadStatus`: where one thread stands (state, since when, which development put it there).
+- :class:`DevRecord`: a recent development being grouped (identity, confidence, outlets, copies, sources); it
+  renders to the public :class:`~monitor.domain.Development`.
+- :class:`StoryState`: threads, recent developments, the pool of untracked news (``cluster.Cluster``), the
+  story's vocabulary, recently seen items and key counters. The service stores ``to_json()`` after every poll
+  and loads it with ``from_json``; the round trip is exact (``from_json(to_json(s)) == s``).
+
+Records are copied on write: ``StoryState.copy`` shares them and ``own_development`` / ``own_cluster`` copy
+one before it is changed, so ``story.advance`` never changes the state it was given and a poll costs what it
+touches, not what is stored. ``prune`` keeps only the recent windows, so the state does not grow with history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from monitor.config.schema import StoryConfig
+from monitor.domain import Confidence, Development, DevelopmentKind, Severity, Source, SourceKind
+from monitor.story.cluster import Cluster, ClusterIndex, Vocabulary
+
+
+@dataclass
+class ThreadStatus:
+    """Where one thread stands: its state, since when, and the development that put it there."""
+
+    state: str
+    since: datetime | None = None
+    development: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "since": self.since.isoformat() if self.since else None,
+            "development": self.development,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ThreadStatus:
+        since = data.get("since")
+        return cls(data["state"], datetime.fromisoformat(since) if since else None, data.get("development"))
+
+
+@dataclass
+class DevRecord:
+    """A development being grouped: its identity, confidence and the items (outlets, copies, titles) in it."""
+
+    key: str
+    kind: str
+    thread: str | None
+    from_state: str | None
+    to_state: str | None
+    at: datetime
+    last_at: datetime
+    confidence: str
+    severity: int
+    title: str
+    label: str = ""
+    cues: list[str] = field(default_factory=list)
+    outlets: list[str] = field(default_factory=list)  # outlet keys (domains)
+    syndication: list[str] = field(default_factory=list)  # normalised titles seen (copies collapse on these)
+    titles: list[str] = field(default_factory=list)  # up to 10 normalised titles for rewrite similarity
+    sources: list[dict[str, Any]] = field(default_factory=list)
+
+    def copy(self) -> DevRecord:
+        return DevRecord.from_json(self.to_json())
+
+    def development(self, story_id: str) -> Development:
+        sources = tuple(source_from_json(s) for s in self.sources)
+        outlets = ", ".join(dict.fromkeys(s.outlet for s in sources))
+        return Development(
+            key=self.key,
+            kind=DevelopmentKind(self.kind),
+            story_id=story_id,
+            at=self.at,
+            title=self.title,
+            severity=Severity(self.severity),
+            confidence=Confidence(self.confidence),
+            thread_id=self.thread,
+            from_state=self.from_state,
+            to_state=self.to_state,
+            summary=f"{len(self.outlets)} outlet(s): {outlets}",
+            sources=sources,
+            cues=tuple(self.cues),
+            details={"outlets": len(self.outlets), "label": self.label}
+            if self.label
+            else {"outlets": len(self.outlets)},
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "thread": self.thread,
+            "from_state": self.from_state,
+            "to_state": self.to_state,
+            "at": self.at.isoformat(),
+            "last_at": self.last_at.isoformat(),
+            "confidence": self.confidence,
+            "severity": self.severity,
+            "title": self.title,
+            "label": self.label,
+            "cues": list(self.cues),
+            "outlets": list(self.outlets),
+            "syndication": list(self.syndication),
+            "titles": list(self.titles),
+            "sources": [dict(s) for s in self.sources],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DevRecord:
+        fields = dict(data)
+        fields["at"] = datetime.fromisoformat(data["at"])
+        fields["last_at"] = datetime.fromisoformat(data["last_at"])
+        for name in ("cues", "outlets", "syndication", "titles"):
+            fields[name] = list(data[name])
+        fields["sources"] = [dict(s) for s in data["sources"]]
+        return cls(**fields)
+
+
+def source_to_json(source: Source) -> dict[str, Any]:
+    """Full JSON of a source (the public ``Source.to_json`` plus the fields needed to rebuild it)."""
+    return {
+        **source.to_json(),
+        "published": source.published.isoformat(),
+        "feed_id": source.feed_id,
+        "item_id": source.item_id,
+        "source_kind": source.source_kind.value,
+    }
+
+
+def source_from_json(data: dict[str, Any]) -> Source:
+    return Source(
+        outlet=data["outlet"],
+        title=data["title"],
+        link=data["link"],
+        published=datetime.fromisoformat(data["published"]),
+        feed_id=data.get("feed_id", ""),
+        item_id=data.get("item_id", ""),
+        source_kind=SourceKind(data.get("source_kind", "ordinary")),
+    )
+
+
+@dataclass
+class StoryState:
+    """Everything the reducer remembers about one story, stored by the service as JSON (``to_json``)."""
+
+    story_id: str
+    threads: dict[str, ThreadStatus]
+    developments: dict[str, DevRecord] = field(default_factory=dict)  # recent ones, by key
+    clusters: dict[str, Cluster] = field(default_factory=dict)  # the pool of untracked news
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)
+    seen: dict[str, str] = field(default_factory=dict)  # link or feed:item -> published ISO, recent only
+    counters: dict[str, int] = field(default_factory=dict)
+    _index: ClusterIndex | None = field(default=None, compare=False, repr=False)
+    _owned: set[str] = field(default_factory=set, compare=False, repr=False)  # records copied by this state
+
+    def index(self) -> ClusterIndex:
+        if self._index is None:
+            self._index = ClusterIndex(self.clusters.values())
+        return self._index
+
+    def copy(self) -> StoryState:
+        """A copy sharing the records, which the reducer copies before changing one (copy on write).
+
+        The derived cluster index moves to the copy (this state rebuilds its own if it is ever used again),
+        so a chain of polls never rebuilds it.
+        """
+        copied = StoryState(
+            story_id=self.story_id,
+            threads=dict(self.threads),  # ThreadStatus values are replaced, never changed in place
+            developments=dict(self.developments),
+            clusters=dict(self.clusters),
+            vocabulary=Vocabulary(dict(self.vocabulary.counts), self.vocabulary.cap),
+            seen=dict(self.seen),
+            counters=dict(self.counters),
+        )
+        copied._index, self._index = self._index, None
+        return copied
+
+    def own_development(self, key: str) -> DevRecord:
+        """The development ``key``, copied first if this state still shares it with the one it was copied from."""
+        if key not in self._owned:
+            self.developments[key] = self.developments[key].copy()
+            self._owned.add(key)
+        return self.developments[key]
+
+    def own_cluster(self, cid: str) -> Cluster:
+        """The pool cluster ``cid``, copied first if still shared (see ``own_development``)."""
+        if f"cluster:{cid}" not in self._owned:
+            self.clusters[cid] = self.clusters[cid].copy()
+            self._owned.add(f"cluster:{cid}")
+        return self.clusters[cid]
+
+    def add_development(self, record: DevRecord) -> None:
+        """A development created by this state's owner (so already owned)."""
+        self.developments[record.key] = record
+        self._owned.add(record.key)
+
+    def add_cluster(self, cluster: Cluster) -> None:
+        """A pool cluster created by this state's owner (so already owned)."""
+        self.clusters[cluster.id] = cluster
+        self._owned.add(f"cluster:{cluster.id}")
+
+    def next_count(self, counter: str) -> int:
+        """Increment and return a key counter (development and cluster keys are numbered per counter)."""
+        self.counters[counter] = self.counters.get(counter, 0) + 1
+        return self.counters[counter]
+
+    def prune(self, story: StoryConfig, now: datetime) -> None:
+        """Forget what is older than the recent windows, so state size and per-item cost stay flat."""
+        horizon = now - story.recent_window
+        for key in [k for k, r in self.developments.items() if r.last_at < horizon]:
+            del self.developments[key]
+        seen_horizon = horizon.isoformat()
+        if len(self.seen) > 64:
+            self.seen = {k: v for k, v in self.seen.items() if v >= seen_horizon}
+        pool_horizon = now - story.new_developments.cluster_window
+        stale = [c for c in self.clusters.values() if c.last_ts < pool_horizon.timestamp()]
+        if stale:
+            index = self.index()
+            for cluster in stale:
+                index.remove(cluster)
+                del self.clusters[cluster.id]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "story_id": self.story_id,
+            "threads": {k: v.to_json() for k, v in self.threads.items()},
+            "developments": {k: v.to_json() for k, v in self.developments.items()},
+            "clusters": {k: v.to_json() for k, v in self.clusters.items()},
+            "vocabulary": dict(self.vocabulary.counts),
+            "seen": dict(self.seen),
+            "counters": dict(self.counters),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StoryState:
+        return cls(
+            story_id=data["story_id"],
+            threads={k: ThreadStatus.from_json(v) for k, v in data["threads"].items()},
+            developments={k: DevRecord.from_json(v) for k, v in data["developments"].items()},
+            clusters={k: Cluster.from_json(v) for k, v in data["clusters"].items()},
+            vocabulary=Vocabulary(dict(data["vocabulary"])),
+            seen=dict(data["seen"]),
+            counters=dict(data["counters"]),
+        )
+
+
+def initial_state(story: StoryConfig) -> StoryState:
+    """Every thread at its initial state, nothing remembered."""
+    return StoryState(story.id, {tid: ThreadStatus(t.initial_state) for tid, t in story.threads.items()})
+
+
+def thread_summary(story: StoryConfig, state: StoryState) -> str:
+    """One line: ``designation: formally designated a supply chain risk · dpa: DPA threatened · ...``."""
+    parts = []
+    for tid, thread in story.threads.items():
+        status = state.threads.get(tid)
+        current = status.state if status else thread.initial_state
+        parts.append(f"{tid}: {thread.label_of(current)}")
+    return " · ".join(parts)
