@@ -1,7 +1,9 @@
-"""The one place the wall clock is read. Everything else receives ``now`` or a :class:`Clock`."""
+"""The one place the wall clock (and the monotonic timer) is read. Everything else receives ``now`` or a
+:class:`Clock`; a test (tests/test_layers.py) keeps it that way."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -12,6 +14,11 @@ Clock = Callable[[], datetime]
 def system_clock() -> datetime:
     """The real time in UTC (freezegun moves it in tests)."""
     return datetime.now(UTC)
+
+
+def monotonic() -> float:
+    """Seconds on a clock that never goes back, for measuring how long something took."""
+    return time.monotonic()
 
 
 class FixedClock:

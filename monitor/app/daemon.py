@@ -16,17 +16,24 @@ import signal
 import socket
 import sys
 import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.cli.reports import HEARTBEAT_KEY, STARTED_KEY, STOPPED_KEY
-from monitor.clock import system_clock
+from monitor.app.deadlines import load_deadline_states
+from monitor.app.deliver import deliver_due
+from monitor.app.health import HEARTBEAT_KEY, STARTED_KEY, STOPPED_KEY
+from monitor.app.metrics import Metrics
+from monitor.app.service import Service
+from monitor.clock import monotonic, system_clock
 from monitor.config.load import load_settings
 from monitor.config.masking import mask_database_url
 from monitor.config.schema import Settings
+from monitor.domain import DeliveryStatus
 from monitor.errors import MonitorError
+from monitor.store.db import Store
+from monitor.store.locking import InstanceLock
+from monitor.story.deadlines import next_due_instants
 
 log = logging.getLogger("monitor.app.daemon")
 STANDBY_RETRY_S = 5.0
@@ -93,8 +100,6 @@ class Daemon:
         signal.signal(signal.SIGHUP, lambda *_: self.reload_requested.set())
 
     def run(self) -> int:
-        from monitor.store.db import Store
-        from monitor.store.locking import InstanceLock
 
         url = self.settings.monitor.database_url
         self.store = Store.open(url)
@@ -117,7 +122,6 @@ class Daemon:
                 self.store.close()
 
     def _active(self, lock: Any) -> int:
-        from monitor.app.service import Service
 
         now = system_clock()
         self.service = Service(self.settings, self.store, clock=system_clock, record_dir=self.record_dir,
@@ -126,7 +130,6 @@ class Daemon:
             tx.set_meta(STARTED_KEY, now.isoformat(), now)
         self._release_orphaned_claims(now)
         if self.metrics_port is not None:
-            from monitor.app.metrics import Metrics
 
             self.metrics = Metrics(self.metrics_port, self.metrics_address)
         if self.once:
@@ -163,7 +166,6 @@ class Daemon:
         release is ``finish_delivery`` as the old worker: a compare-and-set on that worker's claim, keeping
         the per-target results so targets that already accepted it are not sent again.
         """
-        from monitor.domain import DeliveryStatus
 
         with self.store.write() as tx:
             rows = [r for r in tx.outbox({DeliveryStatus.SENDING})
@@ -188,7 +190,7 @@ class Daemon:
             timezone=UTC,
         )
         interval = max(1.0, self.settings.monitor.tick_interval.total_seconds())
-        self.scheduler.add_job(self.tick, "interval", seconds=interval, id="tick", next_run_time=datetime.now(UTC),
+        self.scheduler.add_job(self.tick, "interval", seconds=interval, id="tick", next_run_time=system_clock(),
                                jitter=min(5.0, interval / 10))
         self.scheduler.add_job(self.housekeeping, "interval", hours=6, id="housekeeping")
         self._digest_jobs()
@@ -211,7 +213,7 @@ class Daemon:
 
     def _submit(self, func: Any) -> None:
         if self.scheduler is not None:
-            self.scheduler.add_job(func, next_run_time=datetime.now(UTC))
+            self.scheduler.add_job(func, next_run_time=system_clock())
 
     def _digest_jobs(self) -> None:
         from zoneinfo import ZoneInfo
@@ -225,8 +227,6 @@ class Daemon:
 
     def _deadline_jobs(self) -> None:
         """Date jobs at the exact next deadline instants; rebuilt after every tick (deadlines can move)."""
-        from monitor.app.service import load_deadline_states
-        from monitor.story.deadlines import next_due_instants
 
         states = load_deadline_states(self.settings, self.store)
         now = system_clock()
@@ -245,7 +245,7 @@ class Daemon:
 
     # ------------------------------------------------------------------------------------- jobs
     def tick(self) -> None:
-        started = time.monotonic()
+        started = monotonic()
         try:
             report = self.service.tick()
         except MonitorError as exc:
@@ -266,7 +266,7 @@ class Daemon:
             self._deadline_jobs()
         self._ping_heartbeat()
         if self.metrics is not None:
-            self.metrics.update(self.settings, self.store, now, time.monotonic() - started)
+            self.metrics.update(self.settings, self.store, now, monotonic() - started)
 
     def deadline_instant(self) -> None:
         """Run at a reminder or due instant: check deadlines, deliver at once."""
@@ -275,7 +275,6 @@ class Daemon:
         self.deliver()
 
     def deliver(self) -> None:
-        from monitor.app.deliver import deliver_due
 
         deliver_due(self.settings, self.store, system_clock(), self.worker_id, self.service.rng)
 

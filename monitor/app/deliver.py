@@ -16,9 +16,14 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from monitor.app.deadlines import load_deadline_states
 from monitor.app.watchdog import ops_development
 from monitor.config.schema import ChannelConfig, Settings
 from monitor.domain import Confidence, DeliveryStatus, Development, DevelopmentKind, Severity, iso_utc
+from monitor.notify.apprise import send
+from monitor.notify.render import render, render_digest
+from monitor.notify.routing import channel_wants, channels_of, release_time, retry_at
+from monitor.story.deadlines import countdown_text, threads_line
 
 if TYPE_CHECKING:
     from monitor.store.db import Store
@@ -29,7 +34,6 @@ CLAIM_BATCH = 50
 
 def deliver_due(settings: Settings, store: Store, now: datetime, worker_id: str, rng: random.Random) -> tuple[int, int]:
     """Send every due outbox row. Returns (rows fully sent, rows with a failed target)."""
-    from monitor.app.service import channels_of
 
     channels = {c.id: c for c in channels_of(settings)}
     with store.write() as tx:
@@ -60,8 +64,6 @@ def deliver_due(settings: Settings, store: Store, now: datetime, worker_id: str,
 def _send_batch(settings: Settings, store: Store, channel: ChannelConfig, rows: list[Any],
                 developments: dict[str, Development | None], now: datetime, worker_id: str,
                 rng: random.Random) -> bool:
-    from monitor.notify.apprise import send
-    from monitor.notify.routing import retry_at
 
     devs = [developments[row.development_key] for row in rows]
     message = _message(settings, store, channel, [d for d in devs if d is not None], now)
@@ -90,7 +92,6 @@ def _send_batch(settings: Settings, store: Store, channel: ChannelConfig, rows: 
 
 
 def _message(settings: Settings, store: Store, channel: ChannelConfig, devs: list[Development], now: datetime) -> Any:
-    from monitor.notify.render import render, render_digest
 
     stories = {s.id: s for s in settings.stories}
     if channel.mode == "digest" and len(devs) != 1:
@@ -114,8 +115,6 @@ def _message(settings: Settings, store: Store, channel: ChannelConfig, devs: lis
 
 def _story_context(settings: Settings, store: Store, dev: Development, now: datetime) -> tuple[str, str | None]:
     """The one-line thread summary and the nearest deadline's countdown for a development's story."""
-    from monitor.app.service import load_deadline_states
-    from monitor.story.deadlines import countdown_text, threads_line
 
     story = next((s for s in settings.stories if s.id == dev.story_id), None)
     if story is None:
@@ -162,8 +161,6 @@ def _schedule_repeat(store: Store, channel: ChannelConfig, row: Any, dev: Develo
 def _dead_letter_alert(settings: Settings, store: Store, channel: ChannelConfig, row: Any, errors: str,
                        now: datetime) -> None:
     """Tell the channels that take operations messages that a delivery was given up (never about itself)."""
-    from monitor.app.service import channels_of
-    from monitor.notify.routing import channel_wants, release_time
 
     with store.write() as tx:
         original = tx.development(row.development_key)
@@ -186,9 +183,6 @@ def _dead_letter_alert(settings: Settings, store: Store, channel: ChannelConfig,
 
 def send_test_message(settings: Settings, channel_ids: Iterable[str] | None, now: datetime) -> dict[str, list[Any]]:
     """``monitor notify test``: send one test message per channel now; the per-target results."""
-    from monitor.app.service import channels_of
-    from monitor.notify.apprise import send
-    from monitor.notify.render import render
 
     wanted = set(channel_ids) if channel_ids else None
     results = {}

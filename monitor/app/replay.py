@@ -13,17 +13,21 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from monitor.app.deadlines import load_deadline_states
+from monitor.app.service import Service
 from monitor.clock import FixedClock
 from monitor.config.schema import Settings
 from monitor.domain import Development
 from monitor.ingest.archive import ArchivedFetch, read_archive
+from monitor.ingest.fetch import FetchResult
+from monitor.store.db import Store
+from monitor.story.deadlines import next_due_instants
 
 
 def replay_archive(settings: Settings, root: Path, *, db_url: str | None = None, progress: bool = False,
                    until: datetime | None = None) -> list[Development]:
     """Replay ``root`` into ``db_url`` (default: a fresh temporary SQLite database); return every development
     stored, in time order."""
-    from monitor.store.db import Store
 
     fetches = read_archive(root, {f.id for f in settings.feeds})
     with tempfile.TemporaryDirectory(prefix="monitor-replay-") as tmp:
@@ -39,8 +43,6 @@ def replay_archive(settings: Settings, root: Path, *, db_url: str | None = None,
 
 def _run(settings: Settings, store: object, fetches: list[ArchivedFetch], progress: bool,
          until: datetime | None) -> None:
-    from monitor.app.service import Service
-    from monitor.ingest.fetch import FetchResult
 
     if not fetches:
         return
@@ -68,8 +70,6 @@ def _run(settings: Settings, store: object, fetches: list[ArchivedFetch], progre
 
 def _time_driven_until(service: object, clock: FixedClock, target: datetime) -> None:
     """Fire every deadline instant (reminder, due) that falls between the clock and ``target``, in order."""
-    from monitor.app.service import Service, load_deadline_states
-    from monitor.story.deadlines import next_due_instants
 
     assert isinstance(service, Service)
     settings = service.settings

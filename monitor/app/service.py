@@ -17,10 +17,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor.app import watchdog
+from monitor.app.deadlines import load_deadline_states
+from monitor.app.deliver import deliver_due
 from monitor.clock import Clock
-from monitor.config.schema import ChannelConfig, FeedConfig, Settings, StoryConfig
+from monitor.config.schema import FeedConfig, Settings, StoryConfig
 from monitor.domain import Confidence, Development, Item, iso_utc
 from monitor.ingest import archive
+from monitor.ingest.fetch import Fetcher, FetchRequest
+from monitor.ingest.parse import parse_feed
+from monitor.ingest.schedule import cache_floor, next_poll_after_failure, next_poll_after_success
+from monitor.notify.routing import channel_wants, channels_of, release_time
+from monitor.story.deadlines import (
+    DeadlineState,
+    evaluate,
+    initial_deadline_state,
+    read_extensions,
+    reminder_offsets,
+    surge_active,
+)
+from monitor.story.reducer import StoryState, advance, initial_state
 
 if TYPE_CHECKING:
     from monitor.ingest.fetch import Fetcher, FetchResult
@@ -69,28 +84,6 @@ class TickReport:
     delivery_failures: int = 0
 
 
-def channels_of(settings: Settings) -> tuple[ChannelConfig, ...]:
-    """The configured channels, or the built-in console channel when there are none."""
-    from monitor.notify.routing import CONSOLE_CHANNEL
-
-    return settings.channels or (CONSOLE_CHANNEL,)
-
-
-def load_deadline_states(settings: Settings, store: Store) -> dict[tuple[str, str], DeadlineState]:
-    """Every configured deadline's stored state, or its initial state when none is stored yet."""
-    from monitor.story.deadlines import DeadlineState, initial_deadline_state
-
-    states = {}
-    with store.read() as tx:
-        for story in settings.stories:
-            for deadline in story.deadlines:
-                raw = tx.load_deadline_state(story.id, deadline.id)
-                states[(story.id, deadline.id)] = (
-                    DeadlineState.from_json(raw) if raw else initial_deadline_state(story, deadline)
-                )
-    return states
-
-
 class Service:
     """One monitor's work against one store. Not thread-safe: the daemon runs one tick at a time."""
 
@@ -135,7 +128,6 @@ class Service:
         report.developments.extend(self.check_deadlines(now))
         report.developments.extend(self.check_blind(now))
         if self.deliver_enabled:
-            from monitor.app.deliver import deliver_due
 
             sent, failed = deliver_due(self.settings, self.store, self.clock(), self.worker_id, self.rng)
             report.delivered, report.delivery_failures = sent, failed
@@ -150,7 +142,6 @@ class Service:
     @property
     def fetcher(self) -> Fetcher:
         if self._fetcher is None:
-            from monitor.ingest.fetch import Fetcher
 
             m = self.settings.monitor
             self._fetcher = Fetcher(
@@ -167,7 +158,6 @@ class Service:
     # ---------------------------------------------------------------------------------- polling
     def poll_feeds(self, now: datetime, feed_ids: Iterable[str] | None = None, force: bool = False) -> list[PollReport]:
         """Fetch the due (or named) feeds concurrently and ingest each result; failures stay per feed."""
-        from monitor.ingest.fetch import FetchRequest
 
         self.sync_feeds(now)
         wanted = set(feed_ids) if feed_ids else None
@@ -185,8 +175,6 @@ class Service:
     def ingest(self, result: FetchResult, body_time: datetime | None = None) -> PollReport:
         """Record one fetch result: health, validators, items, and whatever the items move. Never raises
         for a bad feed: a broken or hostile feed is contained to itself (reported in its health)."""
-        from monitor.ingest.parse import parse_feed
-        from monitor.ingest.schedule import cache_floor, next_poll_after_failure, next_poll_after_success
 
         now = body_time or self.clock()
         feed = self.settings.feed(result.feed_id)
@@ -306,7 +294,6 @@ class Service:
 
     def poll_interval(self, feed: FeedConfig, now: datetime) -> timedelta:
         """The feed's interval, shortened to a deadline's surge interval while one of its stories is near one."""
-        from monitor.story.deadlines import surge_active
 
         interval = feed.poll_interval or self.settings.monitor.poll_interval
         stories = self.settings.stories_of(feed)
@@ -325,8 +312,6 @@ class Service:
     # ------------------------------------------------------------------------------- processing
     def process_items(self, tx: Tx, feed: FeedConfig, items: Sequence[Item], now: datetime) -> list[Development]:
         """Run new items through every story the feed serves: thread states, new developments, extensions."""
-        from monitor.story.deadlines import DeadlineState, initial_deadline_state, read_extensions
-        from monitor.story.reducer import StoryState, advance, initial_state
 
         if not items:
             return []
@@ -357,7 +342,6 @@ class Service:
 
     def check_deadlines(self, now: datetime) -> list[Development]:
         """Reminders, passing and resolution of every deadline, as of ``now``."""
-        from monitor.story.deadlines import DeadlineState, evaluate, initial_deadline_state, reminder_offsets
 
         developments: list[Development] = []
         with self.store.write() as tx:
@@ -413,7 +397,6 @@ class Service:
     # ------------------------------------------------------------------------------- recording
     def record(self, tx: Tx, dev: Development, now: datetime) -> None:
         """Store a development (or its newer version) and queue it for every channel that now wants it."""
-        from monitor.notify.routing import channel_wants, release_time
 
         is_new, previous = tx.upsert_development(dev, now)
         upgraded = not is_new and previous == Confidence.REPORTED and dev.confidence == Confidence.CONFIRMED

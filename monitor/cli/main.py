@@ -338,7 +338,7 @@ def _print_developments(developments: Iterable[Any], as_json: bool, title: str) 
 @handle_errors
 def calendar(obj: Context, output: str | None) -> None:
     """Write the deadlines and their reminders as an iCalendar file."""
-    from monitor.app.service import load_deadline_states
+    from monitor.app.deadlines import load_deadline_states
     from monitor.cli.calendar import deadlines_calendar
     from monitor.clock import system_clock
 

@@ -11,17 +11,19 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from monitor.app.deadlines import load_deadline_states
+from monitor.app.health import HEARTBEAT_KEY, STARTED_KEY, STOPPED_KEY
 from monitor.config.masking import mask_database_url, mask_secret_url
 from monitor.config.schema import Settings
 from monitor.domain import DeliveryStatus, iso_utc
 from monitor.durations import format_duration, parse_duration
+from monitor.errors import ConfigError
+from monitor.notify.render import terminal_safe
+from monitor.story.deadlines import countdown_text
 
 if TYPE_CHECKING:
     from monitor.store.db import Store
 
-HEARTBEAT_KEY = "daemon.heartbeat"
-STARTED_KEY = "daemon.started_at"
-STOPPED_KEY = "daemon.stopped_at"
 
 
 def _local(moment: datetime, zone: str) -> str:
@@ -168,8 +170,6 @@ def daemon_health(settings: Settings, store: Store, now: datetime) -> dict[str, 
 
 def status_report(settings: Settings, store: Store, now: datetime) -> dict[str, Any]:
     """What ``monitor status --json`` prints: stories, threads, deadlines, feeds, deliveries, health."""
-    from monitor.app.service import load_deadline_states
-    from monitor.story.deadlines import countdown_text
 
     deadline_states = load_deadline_states(settings, store)
     stories = []
@@ -226,7 +226,6 @@ def status_report(settings: Settings, store: Store, now: datetime) -> dict[str, 
 
 
 def format_status(report: dict[str, Any]) -> str:
-    from monitor.notify.render import terminal_safe
 
     health = report["health"]
     lines = [
@@ -344,7 +343,6 @@ def parse_since(text: str, now: datetime) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        from monitor.errors import ConfigError
 
         raise ConfigError([f"--since: cannot read {text!r}; give an ISO time like 2026-02-27T12:00 or '2d'"])
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from monitor import __version__
 from monitor.domain import Confidence, DevelopmentKind, Severity, SourceKind, StateKind
 from monitor.durations import parse_duration
 
@@ -101,7 +102,6 @@ class MonitorSettings(Frozen):
 
     @property
     def effective_user_agent(self) -> str:
-        from monitor import __version__
 
         return self.user_agent or f"deadline-monitor/{__version__} (+{self.contact})"
 

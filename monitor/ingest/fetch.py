@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from monitor.clock import Clock, system_clock
+from monitor.clock import Clock, monotonic, system_clock
 
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
@@ -217,7 +216,7 @@ class Fetcher:
             async with self._client() as own:
                 return await self.fetch(req, client=own)
         started_at = self.clock()
-        t0 = time.monotonic()
+        t0 = monotonic()
         state: dict[str, object] = {"url": req.url, "hops": []}
         try:
             async with asyncio.timeout(self.overall_timeout):
@@ -252,7 +251,7 @@ class Fetcher:
             retry_after=None,
             gone=False,
             started_at=started_at,
-            elapsed_s=time.monotonic() - t0,
+            elapsed_s=monotonic() - t0,
             body_sha256=None,
             redirects=tuple(hops) if isinstance(hops, list) else (),
         )
@@ -327,7 +326,7 @@ class Fetcher:
             retry_after=retry_after,
             gone=status == 410,
             started_at=started_at,
-            elapsed_s=time.monotonic() - t0,
+            elapsed_s=monotonic() - t0,
             body_sha256=hashlib.sha256(body).hexdigest() if body is not None else None,
             redirects=tuple(hops),
         )

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import PackageLoader, StrictUndefined, Template, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from monitor.domain import Development, DevelopmentKind
+from monitor.domain import Development, DevelopmentKind, Severity, Source
 from monitor.durations import format_duration
 
 if TYPE_CHECKING:
@@ -267,7 +267,6 @@ def _context(
 def _sample_context(fmt: Format) -> dict[str, Any]:
     from datetime import UTC
 
-    from monitor.domain import Severity, Source
 
     at = datetime(2026, 2, 27, 22, 1, tzinfo=UTC)
     dev = Development(

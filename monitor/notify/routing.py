@@ -23,7 +23,7 @@ import re
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from monitor.config.schema import ChannelConfig
+from monitor.config.schema import ChannelConfig, Settings
 from monitor.domain import Development, DevelopmentKind, Severity
 
 CONSOLE_URL = "console://"
@@ -146,3 +146,8 @@ def retry_at(
 def _require_aware(moment: datetime) -> None:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("now must be a timezone-aware datetime (UTC inside the monitor)")
+
+
+def channels_of(settings: Settings) -> tuple[ChannelConfig, ...]:
+    """The configured channels, or the built-in console channel when there are none."""
+    return settings.channels or (CONSOLE_CHANNEL,)

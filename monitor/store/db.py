@@ -33,6 +33,7 @@ from monitor.config.schema import DEFAULT_DATABASE_URL, FeedConfig
 from monitor.domain import Item
 from monitor.errors import StoreError
 from monitor.store import models as m
+from monitor.store.migrations import LOCATION
 from monitor.store.models import (
     FEED_FIELDS,
     DeadlineRow,
@@ -131,7 +132,6 @@ class Store:
         from alembic.runtime.migration import MigrationContext
         from alembic.script import ScriptDirectory
 
-        from monitor.store.migrations import LOCATION
 
         config = Config()
         config.set_main_option("script_location", str(LOCATION))
