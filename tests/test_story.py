@@ -10,6 +10,7 @@ import pytest
 
 from monitor.config.schema import StoryConfig
 from monitor.domain import Confidence, DevelopmentKind, Item, Severity, SourceKind
+from monitor.story.compiled import CompiledStory
 from monitor.story.reducer import StoryOutcome, StoryState, advance, initial_state, thread_summary
 
 STORY = StoryConfig.model_validate(
@@ -45,6 +46,7 @@ STORY = StoryConfig.model_validate(
         },
     }
 )
+COMPILED = CompiledStory(STORY)
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 _ids = count(1)
 
@@ -60,7 +62,7 @@ def item(
 def run(*items: Item, state: StoryState | None = None, now: datetime | None = None) -> StoryOutcome:
     ordered = sorted(items, key=lambda i: i.published)
     moment = now or (ordered[-1].published if ordered else T0)
-    return advance(STORY, state or initial_state(STORY), ordered, moment)
+    return advance(COMPILED, state or initial_state(STORY), ordered, moment)
 
 
 def moves(outcome: StoryOutcome) -> list[tuple[str | None, str | None, str]]:

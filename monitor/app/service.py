@@ -27,6 +27,7 @@ from monitor.ingest.fetch import Fetcher, FetchRequest
 from monitor.ingest.parse import parse_feed
 from monitor.ingest.schedule import cache_floor, next_poll_after_failure, next_poll_after_success
 from monitor.notify.routing import channel_wants, channels_of, release_time
+from monitor.story.compiled import compile_stories
 from monitor.story.deadlines import (
     DeadlineState,
     evaluate,
@@ -109,6 +110,7 @@ class Service:
         self._fetcher = fetcher
         self._synced = False
         self._deadline_cache: tuple[datetime, dict[tuple[str, str], DeadlineState]] | None = None
+        self.compiled = compile_stories(settings)
 
     def reload(self, settings: Settings) -> None:
         """Use a newly loaded config from the next tick on (SIGHUP): feeds are synced again, the fetcher and
@@ -117,6 +119,7 @@ class Service:
         self._synced = False
         self._fetcher = None
         self._deadline_cache = None
+        self.compiled = compile_stories(settings)
 
     # ------------------------------------------------------------------------------------- tick
     def tick(self, feed_ids: Iterable[str] | None = None, force: bool = False) -> TickReport:
@@ -320,7 +323,7 @@ class Service:
         for story in self.settings.stories_of(feed):
             raw = tx.load_story_state(story.id)
             state = StoryState.from_json(raw) if raw else initial_state(story)
-            outcome = advance(story, state, ordered, now)
+            outcome = advance(self.compiled[story.id], state, ordered, now)
             tx.save_story_state(story.id, outcome.state.to_json(), self._thread_rows(story, outcome.state), now)
             developments.extend(outcome.developments)
             for deadline in story.deadlines:

@@ -212,6 +212,13 @@ class ClusterIndex:
             if self._by_key.get(k) == cluster.id:
                 del self._by_key[k]
 
+    def copy(self) -> ClusterIndex:
+        """An independent copy (the sets are copied, not shared)."""
+        twin = ClusterIndex()
+        twin._by_stem = {stem: set(ids) for stem, ids in self._by_stem.items()}
+        twin._by_key = dict(self._by_key)
+        return twin
+
     def by_key(self, key: str) -> str | None:
         return self._by_key.get(key)
 

@@ -40,9 +40,9 @@ from monitor.domain import (
     SourceKind,
     StateKind,
 )
-from monitor.story.cluster import Cluster, best_cluster, config_words, content_words, similarity, syndication_key
-from monitor.story.relevance import RelevanceMatcher
-from monitor.story.signals import Signal, SignalReader
+from monitor.story.cluster import Cluster, best_cluster, content_words, similarity, syndication_key
+from monitor.story.compiled import CompiledStory
+from monitor.story.signals import Signal
 from monitor.story.state import (
     DevRecord,
     StoryState,
@@ -82,30 +82,9 @@ class StoryOutcome:
     evidence: tuple[Evidence, ...] = ()
 
 
-class _Engine:
-    """Compiled per story (relevance, signals, config words); cached by story object identity."""
-
-    def __init__(self, story: StoryConfig) -> None:
-        self.story = story
-        self.relevance = RelevanceMatcher(story)
-        self.reader = SignalReader(story)
-        self.known = config_words(story)
-
-
-_ENGINES: dict[int, _Engine] = {}
-
-
-def _engine(story: StoryConfig) -> _Engine:
-    engine = _ENGINES.get(id(story))
-    if engine is None or engine.story is not story:
-        engine = _Engine(story)
-        _ENGINES[id(story)] = engine
-    return engine
-
-
-def advance(story: StoryConfig, state: StoryState, items: Sequence[Item], now: datetime) -> StoryOutcome:
-    """Apply new items (sorted by published) to the story; see the module docstring for the rules."""
-    engine = _engine(story)
+def advance(engine: CompiledStory, state: StoryState, items: Sequence[Item], now: datetime) -> StoryOutcome:
+    """Apply new items (sorted by published) to the compiled story; see the module docstring for the rules."""
+    story = engine.story
     new = state.copy()
     for tid, thread in story.threads.items():  # threads added to the config since the state was stored
         new.threads.setdefault(tid, ThreadStatus(thread.initial_state))
@@ -123,7 +102,7 @@ def advance(story: StoryConfig, state: StoryState, items: Sequence[Item], now: d
 
 
 def _process(
-    engine: _Engine, state: StoryState, item: Item, now: datetime, touched: dict[str, None], out: list[Evidence]
+    engine: CompiledStory, state: StoryState, item: Item, now: datetime, touched: dict[str, None], out: list[Evidence]
 ) -> None:
     story = engine.story
     seen_key = item.link or f"{item.feed_id}:{item.item_id}"
@@ -289,7 +268,7 @@ def _add_source(record: DevRecord, item: Item, key: str, cue: str | None) -> Non
 
 
 def _join_rewrite(
-    engine: _Engine,
+    engine: CompiledStory,
     state: StoryState,
     by_thread: dict[str, list[Signal]],
     item: Item,
@@ -318,7 +297,7 @@ def _join_rewrite(
     return None
 
 
-def _novel(engine: _Engine, state: StoryState, words: list[tuple[str, str]]) -> set[str]:
+def _novel(engine: CompiledStory, state: StoryState, words: list[tuple[str, str]]) -> set[str]:
     """Stems new to the story: not in its config and used by fewer than ``known_after`` earlier items."""
     known_after = engine.story.new_developments.known_after
     counts = state.vocabulary.counts
@@ -326,7 +305,7 @@ def _novel(engine: _Engine, state: StoryState, words: list[tuple[str, str]]) -> 
 
 
 def _pool(
-    engine: _Engine,
+    engine: CompiledStory,
     state: StoryState,
     item: Item,
     key: str,

@@ -320,13 +320,7 @@ def _after_determiner(folded: str, start: int) -> bool:
     return previous in _DETERMINERS or previous.endswith("'s")
 
 
-_READERS: dict[int, tuple[StoryConfig, SignalReader]] = {}
-
-
-def read_headline(story: StoryConfig, text: str) -> list[tuple[str, str, str]]:
+def read_headline(story: StoryConfig | SignalReader, text: str) -> list[tuple[str, str, str]]:
     """``(thread, state, mode)`` for each signal of ``text``; state is '-' for a mention. For table tests."""
-    cached = _READERS.get(id(story))
-    if cached is None or cached[0] is not story:
-        cached = (story, SignalReader(story))
-        _READERS[id(story)] = cached
-    return [(s.thread_id, s.state_id or "-", s.mode.value) for s in cached[1].read(text)]
+    reader = story if isinstance(story, SignalReader) else SignalReader(story)
+    return [(s.thread_id, s.state_id or "-", s.mode.value) for s in reader.read(text)]

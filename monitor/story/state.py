@@ -166,8 +166,8 @@ class StoryState:
     def copy(self) -> StoryState:
         """A copy sharing the records, which the reducer copies before changing one (copy on write).
 
-        The derived cluster index moves to the copy (this state rebuilds its own if it is ever used again),
-        so a chain of polls never rebuilds it.
+        The original is left as it was; the derived cluster index is copied (not rebuilt), so a chain of polls
+        never rebuilds it from the clusters.
         """
         copied = StoryState(
             story_id=self.story_id,
@@ -178,7 +178,8 @@ class StoryState:
             seen=dict(self.seen),
             counters=dict(self.counters),
         )
-        copied._index, self._index = self._index, None
+        if self._index is not None:
+            copied._index = self._index.copy()
         return copied
 
     def own_development(self, key: str) -> DevRecord:

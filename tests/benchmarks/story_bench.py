@@ -20,9 +20,11 @@ sys.path.insert(0, str(ROOT))
 
 from monitor.config.load import load_settings  # noqa: E402
 from monitor.domain import Item, SourceKind  # noqa: E402
+from monitor.story.compiled import CompiledStory  # noqa: E402
 from monitor.story.reducer import StoryState, advance, initial_state  # noqa: E402
 
 STORY = load_settings(ROOT / "config" / "monitor.toml").stories[0]
+COMPILED = CompiledStory(STORY)
 START = datetime(2026, 2, 24, tzinfo=UTC)
 BATCH = 25  # items per poll
 MEASURE = 2000  # items timed at each checkpoint
@@ -54,7 +56,7 @@ def make_item(n: int, rng: random.Random) -> Item:
 def feed(state: StoryState, start: int, count: int, rng: random.Random) -> StoryState:
     for first in range(start, start + count, BATCH):
         batch = [make_item(n, rng) for n in range(first, min(first + BATCH, start + count))]
-        state = advance(STORY, state, batch, batch[-1].published).state
+        state = advance(COMPILED, state, batch, batch[-1].published).state
         state = StoryState.from_json(state.to_json())  # stored and loaded between polls, as the service does
     return state
 
