@@ -331,6 +331,77 @@ def _print_developments(developments: Iterable[Any], as_json: bool, title: str) 
     )
 
 
+# ------------------------------------------------------------------------------------------ explain
+@main.command()
+@click.argument("title", required=False)
+@click.option("--summary", default="", help="The item's summary, read like a feed's description.")
+@click.option("--story", "story_id", help="Only this story (default: every configured story).")
+@click.option("--item", "item_key", metavar="FEED:ITEM_ID", help="Explain a stored item instead of TITLE.")
+@click.option("--development", "development_key", metavar="KEY",
+              help="Show a stored development and the evidence it was decided on.")
+@click.option("--fresh", is_flag=True, help="Judge TITLE against the story's initial state, not the stored one.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per story (or the development).")
+@click.pass_obj
+@handle_errors
+def explain(obj: Context, title: str | None, summary: str, story_id: str | None, item_key: str | None,
+            development_key: str | None, fresh: bool, as_json: bool) -> None:
+    """Why a headline would (or would not) move the story: relevance, signals, the reducer's verdict.
+
+    Nothing is stored or sent. TITLE is judged as if one ordinary outlet had just published it, against the
+    stored story state (the database in the config, when it exists) or, with --fresh, the initial state.
+    """
+    from monitor.app.explain import development_evidence, explain_item, explain_text
+    from monitor.clock import system_clock
+
+    chosen = [x for x in (title, item_key, development_key) if x]
+    if len(chosen) != 1:
+        click.echo("error: give exactly one of TITLE, --item FEED:ITEM_ID or --development KEY", err=True)
+        sys.exit(2)
+    now = system_clock()
+    if development_key:
+        store = obj.open_store()
+        try:
+            found = development_evidence(store, development_key)
+        finally:
+            store.close()
+        if as_json:
+            echo_json(found)
+            return
+        click.echo(f"development {found['key']}: [{found['severity']}/{found['confidence']}] {found['title']}")
+        for ev in (found.get("details") or {}).get("evidence") or []:
+            qualifier = f", qualified by {ev['qualifier']!r}" if ev.get("qualifier") else ""
+            click.echo(f"  {ev['action']} on item {ev['item']}: {ev['mode']} of {ev['cue']!r}{qualifier}")
+        for source in found.get("sources") or []:
+            click.echo(f"  source: {source['outlet']}: {source['title']}")
+        return
+    reader = None if (fresh and not item_key) or not _database_exists(obj) else obj.open_store()
+    try:
+        if item_key:
+            if reader is None:
+                click.echo("error: no database yet; run the monitor first (or explain a TITLE)", err=True)
+                sys.exit(1)
+            results = explain_item(obj.settings, reader, item_key, story_id, now)
+        else:
+            results = explain_text(obj.settings, reader, title or "", summary, story_id, now)
+    finally:
+        if reader is not None:
+            reader.close()
+    for result in results:
+        if as_json:
+            echo_json(result.to_json())
+        else:
+            click.echo("\n".join(result.lines()))
+
+
+def _database_exists(obj: Context) -> bool:
+    """Whether the configured database is there to read (a SQLite file is never created just to explain)."""
+    url = obj.settings.monitor.database_url
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        return path not in ("", ":memory:") and Path(path).exists()
+    return True
+
+
 # ----------------------------------------------------------------------------------------- calendar
 @main.command()
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")

@@ -172,10 +172,12 @@ def _apply_thread(
         if record is not None:
             record = _join(story, state, record, item, key, signal.cue)
             touched[record.key] = None
+            _add_evidence(record, item, "joined", signal)
             return Evidence(item.item_id, "joined", tid, target, signal.mode.value, signal.cue, record.key)
         if thread.allows(status.state, target):
             record = _move(story, state, tid, thread, target, item, key, signal.cue)
             touched[record.key] = None
+            _add_evidence(record, item, "moved", signal)
             return Evidence(item.item_id, "moved", tid, target, signal.mode.value, signal.cue, record.key)
     first = ordered[0]
     return Evidence(item.item_id, "ignored", tid, first.state_id, first.mode.value, first.cue)
@@ -251,6 +253,13 @@ def _join(story: StoryConfig, state: StoryState, shared: DevRecord, item: Item, 
             record.confidence = Confidence.CONFIRMED.value
     _add_source(record, item, key, cue)
     return record
+
+
+def _add_evidence(record: DevRecord, item: Item, action: str, signal: Signal) -> None:
+    """What decided the development, item by item (capped like the sources): ``monitor explain --development``."""
+    if len(record.evidence) < MAX_SOURCES:
+        record.evidence.append({"item": f"{item.feed_id}:{item.item_id}", "action": action,
+                                "mode": signal.mode.value, "cue": signal.cue, "qualifier": signal.qualifier})
 
 
 def _add_source(record: DevRecord, item: Item, key: str, cue: str | None) -> None:

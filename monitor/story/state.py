@@ -64,6 +64,7 @@ class DevRecord:
     syndication: list[str] = field(default_factory=list)  # normalised titles seen (copies collapse on these)
     titles: list[str] = field(default_factory=list)  # up to 10 normalised titles for rewrite similarity
     sources: list[dict[str, Any]] = field(default_factory=list)
+    evidence: list[dict[str, Any]] = field(default_factory=list)  # how each item's signal decided (explain)
 
     def copy(self) -> DevRecord:
         return DevRecord.from_json(self.to_json())
@@ -85,10 +86,16 @@ class DevRecord:
             summary=f"{len(self.outlets)} outlet(s): {outlets}",
             sources=sources,
             cues=tuple(self.cues),
-            details={"outlets": len(self.outlets), "label": self.label}
-            if self.label
-            else {"outlets": len(self.outlets)},
+            details=self._details(),
         )
+
+    def _details(self) -> dict[str, Any]:
+        details: dict[str, Any] = {"outlets": len(self.outlets)}
+        if self.label:
+            details["label"] = self.label
+        if self.evidence:
+            details["evidence"] = [dict(e) for e in self.evidence]
+        return details
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -108,6 +115,7 @@ class DevRecord:
             "syndication": list(self.syndication),
             "titles": list(self.titles),
             "sources": [dict(s) for s in self.sources],
+            "evidence": [dict(e) for e in self.evidence],
         }
 
     @classmethod
@@ -118,6 +126,7 @@ class DevRecord:
         for name in ("cues", "outlets", "syndication", "titles"):
             fields[name] = list(data[name])
         fields["sources"] = [dict(s) for s in data["sources"]]
+        fields["evidence"] = [dict(e) for e in data.get("evidence") or []]  # absent in states stored before it
         return cls(**fields)
 
 
