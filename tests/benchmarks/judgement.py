@@ -13,7 +13,7 @@ For each story under tests/judgement/stories/ (items.yaml with labels, config.to
 
 Figures per story: key developments (K), caught (an alert citing one of its act items, or for a deadline
 passing a ``deadline.passed``, within one poll of the first report), right (caught with the labelled thread and
-state, or the labelled new due time), false acts (a thread move decided by an item that is not labelled an act
+state, or the labelled new due time), late (the right alert, but only after one poll and within a day), false acts (a thread move decided by an item that is not labelled an act
 of that state: hedged, denied, a mention, irrelevant or another actor), noise (an alert whose items are all
 irrelevant), wrong due (a deadline moved to a time no item gave), alerts (every story alert: thread moves, new
 developments, deadline changes, passing and resolution; not reminders) and alerts per key development.
@@ -52,6 +52,8 @@ CORPUS = Path(__file__).resolve().parents[1] / "judgement" / "stories"
 FETCH_LAG = timedelta(minutes=5)
 WINDOW_ITEMS = 20
 DUE_TOLERANCE = timedelta(hours=12)
+LATE = timedelta(hours=24)  # a right alert after one poll but within this is counted as late, not caught
+PASSED_SLACK = timedelta(hours=6)
 STORY_KINDS = {"thread.changed", "story.new_development", "deadline.changed", "deadline.passed",
                "deadline.resolved"}
 
@@ -161,6 +163,7 @@ class Score:
     false_acts: int = 0
     noise: int = 0
     wrong_due: int = 0
+    late: int = 0
     alerts: int = 0
     missed: list[str] = field(default_factory=list)
     false: list[str] = field(default_factory=list)
@@ -170,7 +173,7 @@ class Score:
         return self.alerts / self.key if self.key else 0.0
 
     def add(self, other: Score) -> None:
-        for name in ("items", "key", "caught", "right", "false_acts", "noise", "wrong_due", "alerts"):
+        for name in ("items", "key", "caught", "right", "late", "false_acts", "noise", "wrong_due", "alerts"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -222,8 +225,11 @@ def score(story: Story, settings: Settings, developments: list[dict[str, Any]]) 
     for key in story.key_developments:
         at = _time(key["at"])
         in_time = [d for d in alerts if at - timedelta(minutes=1) <= _time(d["at"]) <= at + window]
+        later = [d for d in alerts if at + window < _time(d["at"]) <= at + LATE]
         if key.get("passed"):
-            hit = [d for d in in_time if d["kind"] == "deadline.passed"]
+            # labellers put the due time or the first report's time: the passing itself is due-time driven
+            hit = [d for d in alerts if d["kind"] == "deadline.passed" and f":{key['deadline']}:" in f"{d['key']}:"
+                   and at - PASSED_SLACK <= _time(d["at"]) <= at + window]
             caught = right = bool(hit)
         elif key.get("deadline"):
             key_items = set(key.get("items") or [])
@@ -240,6 +246,9 @@ def score(story: Story, settings: Settings, developments: list[dict[str, Any]]) 
             right = any(d["kind"] == "thread.changed" and d["thread"] == key["thread"] and d["to"] == key["state"]
                         for d in in_time)
             caught = bool(hit) or right
+            if not right and any(d["kind"] == "thread.changed" and d["thread"] == key["thread"]
+                                 and d["to"] == key["state"] for d in later):
+                result.late += 1
         result.caught += caught
         result.right += right
         if not right:
@@ -278,9 +287,9 @@ def run(split: str = "all") -> list[tuple[Score, Score]]:
 
 
 def markdown(rows: list[tuple[Score, Score]]) -> str:
-    head = ("| story | split | items | key | caught | right | false acts | noise | wrong due | alerts | "
+    head = ("| story | split | items | key | caught | right | late | false acts | noise | wrong due | alerts | "
             "alerts/key | baseline caught | baseline false acts | baseline noise | baseline alerts |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
     lines = []
     for split in ("dev", "test"):
         total, base_total = Score("total " + split, split), Score("total " + split, split)
@@ -297,7 +306,8 @@ def markdown(rows: list[tuple[Score, Score]]) -> str:
 
 def _row(s: Score, b: Score, bold: bool = False) -> str:
     name = f"**{s.story}**" if bold else s.story
-    return (f"| {name} | {s.split} | {s.items} | {s.key} | {s.caught} | {s.right} | {s.false_acts} | {s.noise} | "
+    return (f"| {name} | {s.split} | {s.items} | {s.key} | {s.caught} | {s.right} | {s.late} | {s.false_acts} | "
+            f"{s.noise} | "
             f"{s.wrong_due} | {s.alerts} | {s.per_development:.1f} | {b.caught} | {b.false_acts} | {b.noise} | "
             f"{b.alerts} |")
 
