@@ -13,7 +13,8 @@ For each story under tests/judgement/stories/ (items.yaml with labels, config.to
 
 Figures per story: key developments (K), caught (an alert citing one of its act items, or for a deadline
 passing a ``deadline.passed``, within one poll of the first report), right (caught with the labelled thread and
-state, or the labelled new due time), late (the right alert, but only after one poll and within a day), false acts (a thread move decided by an item that is not labelled an act
+state, or the labelled new due time), late (the right alert, but only after one poll and within a day),
+false acts (a thread move decided by an item that is not labelled an act
 of that state: hedged, denied, a mention, irrelevant or another actor), noise (an alert whose items are all
 irrelevant), wrong due (a deadline moved to a time no item gave), alerts (every story alert: thread moves, new
 developments, deadline changes, passing and resolution; not reminders) and alerts per key development.
@@ -44,9 +45,9 @@ from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from monitor.cli.main import main as cli  # noqa: E402
-from monitor.config.load import load_settings  # noqa: E402
-from monitor.config.schema import Settings, StoryConfig  # noqa: E402
+from monitor.cli.main import main as cli
+from monitor.config.load import load_settings
+from monitor.config.schema import Settings, StoryConfig
 
 CORPUS = Path(__file__).resolve().parents[1] / "judgement" / "stories"
 FETCH_LAG = timedelta(minutes=5)
@@ -252,7 +253,8 @@ def score(story: Story, settings: Settings, developments: list[dict[str, Any]]) 
         result.caught += caught
         result.right += right
         if not right:
-            what = f"{key.get('thread') or key.get('deadline')}.{key.get('state') or ('passed' if key.get('passed') else 'moved')}"
+            state = key.get("state") or ("passed" if key.get("passed") else "moved")
+            what = f"{key.get('thread') or key.get('deadline')}.{state}"
             result.missed.append(f"{what} at {key['at']}{' (alerted, wrong claim)' if caught else ''}")
     return result
 

@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-import judgement  # noqa: E402
+import judgement
 
 RECORDED = json.loads((judgement.CORPUS.parent / "recorded.json").read_text(encoding="utf-8"))
 DEV = judgement.stories("dev")
