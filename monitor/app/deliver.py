@@ -4,6 +4,11 @@ At least once, never lost: a row is claimed with a compare-and-set update, sent,
 result is recorded. A crash between sending and recording leaves the row claimed; after the stale-claim
 timeout another worker picks it up and sends it again (at most one duplicate), so nothing is lost.
 Only the targets that failed are retried; a target that already accepted the message is not sent twice.
+
+What a message shows beyond its development (the story's thread line, the deadline countdown, the human titles)
+is frozen when the development is recorded (:func:`message_context`, stored on its outbox rows), so a retry, a
+repeat or a digest shows the story as it stood then. Rows queued before that column existed fall back to the
+live state.
 """
 
 from __future__ import annotations
@@ -12,21 +17,21 @@ import json
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from monitor.app.deadlines import load_deadline_states
+from monitor.app.deadlines import story_deadline_states
 from monitor.app.watchdog import ops_development
 from monitor.config.schema import ChannelConfig, Settings
 from monitor.domain import Confidence, DeliveryStatus, Development, DevelopmentKind, Severity, iso_utc
-from monitor.notify.apprise import send
-from monitor.notify.render import render, render_digest
+from monitor.notify.apprise import notify_type_for, send
+from monitor.notify.render import render, render_digest, story_labels
 from monitor.notify.routing import channel_wants, channels_of, release_time, retry_at
 from monitor.story.deadlines import countdown_text, threads_line
 
 if TYPE_CHECKING:
-    from monitor.store.db import Store
+    from monitor.store.db import Store, Tx
 
 log = logging.getLogger("monitor.app.deliver")
 CLAIM_BATCH = 50
@@ -65,11 +70,13 @@ def _send_batch(settings: Settings, store: Store, channel: ChannelConfig, rows: 
                 developments: dict[str, Development | None], now: datetime, worker_id: str,
                 rng: random.Random) -> bool:
 
-    devs = [developments[row.development_key] for row in rows]
-    message = _message(settings, store, channel, [d for d in devs if d is not None], now)
+    devs = [d for d in (developments[row.development_key] for row in rows) if d is not None]
+    contexts = {row.development_key: row.context for row in rows}
+    message = _message(settings, store, channel, devs, now, contexts)
     previous = _targets(rows[0].targets_json, len(channel.urls))
     failed_before = {i for i, t in enumerate(previous) if not t.get("ok")}
-    results = send(channel.urls, message, only=failed_before)
+    severity = max((d.severity for d in devs), default=Severity.INFO)  # a digest is as urgent as its worst
+    results = send(channel.urls, message, only=failed_before, notify_type=notify_type_for(severity.label))
     for result in results:
         entry = previous[result.index]
         entry.update(target=result.target, ok=result.ok, error=result.error,
@@ -91,43 +98,76 @@ def _send_batch(settings: Settings, store: Store, channel: ChannelConfig, rows: 
     return all_ok
 
 
-def _message(settings: Settings, store: Store, channel: ChannelConfig, devs: list[Development], now: datetime) -> Any:
+def _message(settings: Settings, store: Store, channel: ChannelConfig, devs: list[Development], now: datetime,
+             contexts: Mapping[str, Mapping[str, Any] | None] | None = None) -> Any:
+    """The message for ``devs`` on ``channel``, from each development's frozen context in ``contexts`` (by key);
+    a development without one (queued before contexts were stored) is rendered from the live state as of ``now``."""
 
     stories = {s.id: s for s in settings.stories}
+    frozen = dict(contexts or {})
+    context: dict[str, Mapping[str, Any]] = {}
+    for d in devs:
+        stored = frozen.get(d.key)
+        context[d.key] = stored if stored is not None else _live_context(settings, store, d, now)
+
+    def story_title(d: Development, default: str) -> str:
+        title = context[d.key].get("story_title")
+        return str(title) if title else (stories[d.story_id].title if d.story_id in stories else default)
+
     if channel.mode == "digest" and len(devs) != 1:
-        pairs = [(d, stories[d.story_id].title if d.story_id in stories else "monitor") for d in devs]
-        return render_digest(pairs, fmt=channel.format, now=now, display_zone=settings.monitor.display_zone)
+        pairs = [(d, story_title(d, "monitor")) for d in devs]
+        labels = {key: dict(c.get("labels") or {}) for key, c in context.items()}
+        return render_digest(pairs, fmt=channel.format, now=now, display_zone=settings.monitor.display_zone,
+                             labels=labels)
     dev = devs[0]
     story = stories.get(dev.story_id)
-    thread_line, countdown = _story_context(settings, store, dev, now)
+    frozen_context = context[dev.key]
     return render(
         dev,
         fmt=channel.format,
-        story_title=story.title if story else "deadline monitor",
-        thread_line=thread_line,
-        countdown=countdown,
+        story_title=story_title(dev, "deadline monitor"),
+        thread_line=str(frozen_context.get("thread_line") or ""),
+        countdown=frozen_context.get("countdown") or None,
         display_zone=settings.monitor.display_zone,
         story_zone=story.zone if story else "UTC",
         now=now,
         templates=channel.templates or None,
+        labels=dict(frozen_context.get("labels") or {}),
     )
 
 
-def _story_context(settings: Settings, store: Store, dev: Development, now: datetime) -> tuple[str, str | None]:
-    """The one-line thread summary and the nearest deadline's countdown for a development's story."""
+def message_context(settings: Settings, tx: Tx, dev: Development, now: datetime) -> dict[str, Any]:
+    """What a message about ``dev`` shows beyond the development itself, as ``tx`` sees the story at ``now``.
 
+    ``story_title``; ``thread_line``, the one-line summary of the story's threads; ``countdown``, the nearest
+    deadline's countdown (or None); ``labels``, the words for the development's thread and its states (see
+    :func:`monitor.notify.render.story_labels`). Empty for a development of no configured story (operations).
+    JSON-serialisable: :meth:`monitor.app.service.Service.record` stores it with the outbox rows.
+    """
     story = next((s for s in settings.stories if s.id == dev.story_id), None)
     if story is None:
-        return "", None
-    with store.read() as tx:
-        rows = tx.thread_states(story.id)
-    line = threads_line(story, {thread_id: row.state for thread_id, row in rows.items()}, sep=" · ")
+        return {}
+    threads = {thread_id: row.state for thread_id, row in tx.thread_states(story.id).items()}
     countdown = None
     if story.deadlines:
-        states = load_deadline_states(settings, store)
-        deadline = min(story.deadlines, key=lambda d: states[(story.id, d.id)].due_at)
-        countdown = f"{deadline.title}: {countdown_text(states[(story.id, deadline.id)], now)}"
-    return line, countdown
+        states = story_deadline_states(tx, story)
+        deadline = min(story.deadlines, key=lambda d: states[d.id].due_at)
+        countdown = f"{deadline.title}: {countdown_text(states[deadline.id], now)}"
+    thread = dev.thread_id
+    labels = {key: words for key, words in story_labels(story).items()
+              if thread and (key == thread or key.startswith(f"{thread}."))}
+    return {
+        "story_title": story.title,
+        "thread_line": threads_line(story, threads, sep=" · "),
+        "countdown": countdown,
+        "labels": labels,
+    }
+
+
+def _live_context(settings: Settings, store: Store, dev: Development, now: datetime) -> dict[str, Any]:
+    """The context of a row queued without one: the story as it stands at delivery."""
+    with store.read() as tx:
+        return message_context(settings, tx, dev, now)
 
 
 def _targets(raw: Any, count: int) -> list[dict[str, Any]]:
@@ -155,7 +195,7 @@ def _schedule_repeat(store: Store, channel: ChannelConfig, row: Any, dev: Develo
         if current is None or tx.is_acknowledged(dev.key):
             return
         tx.enqueue(dev.key, channel.id, confidence=dev.confidence, release_at=now + channel.repeat, now=now,
-                   targets=len(channel.urls), repeat=True)
+                   targets=len(channel.urls), repeat=True, context=row.context)  # the same message again
 
 
 def _dead_letter_alert(settings: Settings, store: Store, channel: ChannelConfig, row: Any, errors: str,
@@ -175,10 +215,11 @@ def _dead_letter_alert(settings: Settings, store: Store, channel: ChannelConfig,
         is_new, _ = tx.upsert_development(dev, now)
         if not is_new:
             return
+        context = message_context(settings, tx, dev, now)
         for other in channels_of(settings):
             if other.id != channel.id and channel_wants(other, dev):
                 tx.enqueue(dev.key, other.id, confidence=dev.confidence, release_at=release_time(other, dev, now),
-                           now=now, targets=len(other.urls))
+                           now=now, targets=len(other.urls), context=context)
 
 
 def send_test_message(settings: Settings, channel_ids: Iterable[str] | None, now: datetime) -> dict[str, list[Any]]:

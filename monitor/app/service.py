@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from monitor.app import watchdog
 from monitor.app.deadlines import load_deadline_states
-from monitor.app.deliver import deliver_due
+from monitor.app.deliver import deliver_due, message_context
 from monitor.clock import Clock
 from monitor.config.schema import FeedConfig, Settings, StoryConfig
 from monitor.domain import Confidence, Development, Item, iso_utc
@@ -27,6 +27,7 @@ from monitor.ingest.fetch import Fetcher, FetchRequest
 from monitor.ingest.parse import parse_feed
 from monitor.ingest.schedule import cache_floor, next_poll_after_failure, next_poll_after_success
 from monitor.notify.routing import channel_wants, channels_of, release_time
+from monitor.store.db import database_unusable
 from monitor.story.compiled import compile_stories
 from monitor.story.deadlines import (
     DeadlineState,
@@ -177,9 +178,43 @@ class Service:
 
     def ingest(self, result: FetchResult, body_time: datetime | None = None) -> PollReport:
         """Record one fetch result: health, validators, items, and whatever the items move. Never raises
-        for a bad feed: a broken or hostile feed is contained to itself (reported in its health)."""
+        for a bad feed: a broken or hostile feed is contained to itself (reported in its health).
 
+        The error boundary of one feed: an exception while processing its result (a body the parser chokes
+        on, an item the store refuses, a bug in the story engine) rolls back that feed's transaction, so its
+        items stay unseen and are tried again next poll, and is recorded as a failure of that feed (health,
+        backoff, the feed-failing alert), with the stack trace in the log. The tick goes on with the others.
+        """
         now = body_time or self.clock()
+        try:
+            return self._ingest(result, now)
+        except Exception as exc:
+            # A dead database is not this feed's fault: recording a failure in its health would fail the same
+            # way, and the next feed too. Let it end the tick (the daemon logs it and retries next tick)
+            # rather than blame every feed in turn. Store.open raises StoreError; within a transaction the
+            # store's errors are SQLAlchemy's, and database_unusable() tells "down" from "bad data".
+            if database_unusable(exc):
+                raise
+            log.exception("feed %s: internal error while processing its fetch (contained to this feed)",
+                          result.feed_id)
+            return self._internal_error(result, now, exc)
+
+    def _internal_error(self, result: FetchResult, now: datetime, exc: Exception) -> PollReport:
+        """Record an exception raised while processing a feed's result as a failure of that feed."""
+        feed = self.settings.feed(result.feed_id)
+        with self.store.read() as tx:
+            row = tx.feed(feed.id)
+        assert row is not None, "sync_feeds runs before ingest"
+        message = (str(exc).strip().splitlines() or [""])[0][:200]
+        error = f"internal error: {type(exc).__name__}" + (f": {message}" if message else "")
+        backoff = next_poll_after_failure(
+            now, row.consecutive_failures + 1, base=self.poll_interval(feed, now),
+            cap=self.settings.monitor.backoff_cap, retry_after=None, rng=self.rng,
+        )
+        report = PollReport(feed.id, "failed", result.status, elapsed_s=result.elapsed_s)
+        return self._failed(feed, report, row, now, error, next_poll=backoff)
+
+    def _ingest(self, result: FetchResult, now: datetime) -> PollReport:
         feed = self.settings.feed(result.feed_id)
         report = PollReport(feed.id, "ok", result.status, elapsed_s=result.elapsed_s)
         if self.record_dir is not None and result.body is not None:
@@ -399,17 +434,24 @@ class Service:
 
     # ------------------------------------------------------------------------------- recording
     def record(self, tx: Tx, dev: Development, now: datetime) -> None:
-        """Store a development (or its newer version) and queue it for every channel that now wants it."""
+        """Store a development (or its newer version) and queue it for every channel that now wants it.
+
+        The message context (thread line, countdown, titles) is computed here, once, from the state this
+        transaction has just written, and stored with the outbox rows: delivery shows the story as it stood now.
+        """
 
         is_new, previous = tx.upsert_development(dev, now)
         upgraded = not is_new and previous == Confidence.REPORTED and dev.confidence == Confidence.CONFIRMED
         if not (is_new or upgraded):
             return
+        context: dict[str, Any] | None = None
         for channel in channels_of(self.settings):
             if not channel_wants(channel, dev):
                 continue
             if upgraded and channel.min_confidence != Confidence.CONFIRMED:
                 continue  # that channel already had the reported version
+            if context is None:
+                context = message_context(self.settings, tx, dev, now)
             tx.enqueue(dev.key, channel.id, confidence=dev.confidence, release_at=release_time(channel, dev, now),
-                       now=now, targets=len(channel.urls))
+                       now=now, targets=len(channel.urls), context=context)
 

@@ -18,7 +18,7 @@ from monitor.config.schema import Settings
 from monitor.domain import DeliveryStatus, iso_utc
 from monitor.durations import format_duration, parse_duration
 from monitor.errors import ConfigError
-from monitor.notify.render import terminal_safe
+from monitor.notify.render import check_templates, terminal_safe
 from monitor.story.deadlines import countdown_text
 
 if TYPE_CHECKING:
@@ -36,7 +36,10 @@ def iso_or_none(moment: datetime | None) -> str | None:
 
 # -------------------------------------------------------------------------------------------- config
 def config_summary(settings: Settings, source: str) -> dict[str, Any]:
-    """What ``monitor config check --json`` prints."""
+    """What ``monitor config check --json`` prints. Raises ConfigError for a channel template that cannot render."""
+    problems = template_problems(settings)
+    if problems:
+        raise ConfigError(problems, source)
     monitor = settings.monitor
     return {
         "config": source,
@@ -101,6 +104,18 @@ def config_summary(settings: Settings, source: str) -> dict[str, Any]:
         or [{"id": "console", "targets": ["console://"], "format": "text", "min_severity": "info",
              "min_confidence": "reported", "mode": "immediate"}],
     }
+
+
+def template_problems(settings: Settings) -> list[str]:
+    """Each channel's template overrides that fail against a sample development, naming channel and template.
+
+    Delivery would fall back to the shipped template for them (never losing a message); the check says so first.
+    """
+    return [
+        f"channel {channel.id!r} (channels[{index}]): {problem}"
+        for index, channel in enumerate(settings.channels)
+        for problem in check_templates(channel.templates, channel.format)
+    ]
 
 
 def format_config_summary(summary: dict[str, Any]) -> str:

@@ -348,9 +348,11 @@ def render_digest(
     fmt: Format,
     now: datetime,
     display_zone: str,
+    labels: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Message:
     """One message for many developments (each with its story title): grouped by story, newest first.
 
+    ``labels`` maps a development's key to its words for ids (see :func:`story_labels`).
     Stories are ordered by their newest development. When the body would be too long, fewer outlets are listed
     per development, then the oldest developments are left out and counted.
     """
@@ -365,7 +367,8 @@ def render_digest(
             group = groups.setdefault(dev.story_id, {"title": untrusted(story_title, f, HEADLINE_MAX), "items": []})
             group["items"].append(
                 _context(dev, f, story_title=story_title, thread_line="", countdown=None, display_zone=display_zone,
-                         story_zone=display_zone, now=now, labels={}, source_limit=per_dev)
+                         story_zone=display_zone, now=now, labels=(labels or {}).get(dev.key, {}),
+                         source_limit=per_dev)
             )
         return {
             "count": len(ordered),

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, or_, select, update
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
@@ -33,6 +34,7 @@ from monitor.config.schema import DEFAULT_DATABASE_URL, FeedConfig
 from monitor.domain import Item
 from monitor.errors import StoreError
 from monitor.store import models as m
+from monitor.store.locking import migration_lock
 from monitor.store.migrations import LOCATION
 from monitor.store.models import (
     FEED_FIELDS,
@@ -47,7 +49,7 @@ from monitor.store.models import (
 )
 from monitor.store.story import StoryQueries, chunks, dialect_insert, rowcount
 
-__all__ = ["DeadlineRow", "DevelopmentRecord", "FeedRow", "OutboxRow", "Store", "ThreadRow", "Tx"]
+__all__ = ["DeadlineRow", "DevelopmentRecord", "FeedRow", "OutboxRow", "Store", "ThreadRow", "Tx", "database_unusable"]
 __all__ += ["dialect_insert", "rowcount"]  # helpers now in monitor.store.story, still importable from here
 
 _BEGIN_OPTION = "monitor_begin"
@@ -126,7 +128,10 @@ class Store:
             conn.commit()
 
     def _migrate(self) -> None:
-        """Upgrade to head. Checked first without the write lock, so an up-to-date open does not wait."""
+        """Upgrade to head, one process at a time: on SQLite under an exclusive file lock beside the database
+        (taken before the first connection, which switches a fresh file to WAL), on PostgreSQL under an
+        advisory lock in the migration transaction. The version is checked before the write lock is taken,
+        so an up-to-date open does not wait for writers."""
         from alembic import command
         from alembic.config import Config
         from alembic.runtime.migration import MigrationContext
@@ -136,14 +141,28 @@ class Store:
         config = Config()
         config.set_main_option("script_location", str(LOCATION))
         head = ScriptDirectory.from_config(config).get_current_head()
-        with self._engine.connect() as conn:
-            if MigrationContext.configure(conn).get_current_revision() == head:
-                return
-        with self._writer.connect() as conn, conn.begin():
-            if conn.dialect.name == "postgresql":
-                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+        with migration_lock(_sqlite_file(self._engine.url)):
+            with self._engine.connect() as conn:
+                if MigrationContext.configure(conn).get_current_revision() == head:
+                    return
+            with self._writer.connect() as conn, conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+
+
+def database_unusable(exc: BaseException) -> bool:
+    """True if ``exc`` says the database itself failed, not the data handed to it.
+
+    Store errors surface in two ways: ``Store.open`` raises :class:`StoreError`; inside a transaction the
+    driver's error comes through as SQLAlchemy's. Of those, ``OperationalError`` (server gone or restarting,
+    connection refused, disk full, I/O error, "database is locked" after the busy timeout),
+    ``InterfaceError`` (a broken connection) and the pool's timeout mean the database is down or unusable:
+    every other write would fail the same way. ``IntegrityError``, ``DataError`` and the like are about the
+    rows being written, which came from some input. Callers that contain a bad input (one feed) let the
+    former propagate."""
+    return isinstance(exc, StoreError | OperationalError | InterfaceError | PoolTimeoutError)
 
 
 def _create_engine(url: str) -> Engine:
@@ -161,6 +180,16 @@ def _create_engine(url: str) -> Engine:
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
+
+
+def _sqlite_file(url: URL) -> str | None:
+    """The database file of a SQLite URL; None for an in-memory database and for PostgreSQL."""
+    if url.get_backend_name() != "sqlite" or url.query.get("mode") == "memory":
+        return None
+    database = url.database or ""
+    if database.startswith("file:"):  # a URI filename (``?uri=true``): file:path, file:/path or file:///path
+        database = database.removeprefix("file:").removeprefix("//")
+    return None if database in ("", ":memory:") else database
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

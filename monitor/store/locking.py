@@ -8,12 +8,39 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 ADVISORY_KEY = 0x6D6F6E69746F72  # "monitor" as a number: the PostgreSQL advisory lock id
 SERVER_KEEPALIVES = "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3"
 log = logging.getLogger("monitor.store.locking")
+
+
+@contextmanager
+def migration_lock(database_file: str | None) -> Iterator[None]:
+    """Serialise opening and migrating one SQLite file across processes: an exclusive ``flock`` on
+    ``<database_file>.migrate.lock`` beside it, held for the block. ``None`` (an in-memory database, or
+    PostgreSQL, which takes an advisory lock inside the migration transaction) takes no lock.
+
+    SQLite's own locking is not enough there: the first connection to a fresh file switches it to WAL, and
+    that switch upgrades a read lock to a write lock, which SQLite refuses at once with "database is locked"
+    (busy timeout or not) when another connection holds a lock at that moment. Waits as long as the holder
+    takes (a migration takes milliseconds); the lock dies with its process. The lock file is left in place:
+    removing it would let two processes lock two different files of the same name.
+    """
+    if database_file is None:
+        yield
+        return
+    path = Path(database_file + ".migrate.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 class InstanceLock:

@@ -221,6 +221,9 @@ class OutboxTable(SQLModel, table=True):
     confidence: str
     repeat_until_ack: bool = False
     repeat_seq: int = 0
+    # what the message shows beyond the development (thread line, countdown, titles) as of when it was recorded;
+    # NULL on rows queued before migration 0002: delivery then reads the live state
+    context_json: str | None = Field(default=None, sa_type=Text)
 
 
 class MetaTable(SQLModel, table=True):
@@ -344,6 +347,7 @@ class OutboxRow:
     confidence: Confidence
     repeat_until_ack: bool
     repeat_seq: int
+    context: dict[str, Any] | None = None  # frozen message context (see ``monitor.app.deliver.message_context``)
 
     @property
     def targets_json(self) -> str:
@@ -403,6 +407,8 @@ def development_from_row(row: Any) -> Development:
 def outbox_row(row: Any) -> OutboxRow:
     values = dict(row._mapping)
     values["targets"] = tuple(loads(values.pop("targets_json")))
+    context = values.pop("context_json", None)
+    values["context"] = None if context is None else loads(context)
     values["status"] = DeliveryStatus(values["status"])
     values["confidence"] = Confidence(values["confidence"])
     return OutboxRow(**values)

@@ -210,12 +210,14 @@ class StoryQueries(TxBase):
         repeat_until_ack: bool = False,
         repeat_seq: int = 0,
         repeat: bool = False,
+        context: Mapping[str, Any] | None = None,
     ) -> bool:
         """Queue a message; False if this (development, channel, confidence, repeat_seq) is already queued.
 
         ``targets`` is the number of apprise URLs or their masked labels; each gets a result slot.
         ``repeat=True`` queues one more copy (a critical alert repeating until acknowledged): the next
-        ``repeat_seq`` after those queued, marked ``repeat_until_ack``.
+        ``repeat_seq`` after those queued, marked ``repeat_until_ack``. ``context`` is what the message shows
+        beyond the development, frozen now (stored as JSON; None: delivery reads the live state).
         """
         if repeat:
             latest = self.session.scalar(
@@ -232,6 +234,7 @@ class StoryQueries(TxBase):
             development_key=development_key, channel_id=channel_id, status=DeliveryStatus.PENDING.value,
             created_at=now, release_at=release_at, next_attempt_at=release_at, targets_json=dumps(slots),
             confidence=confidence.value, repeat_until_ack=repeat_until_ack, repeat_seq=repeat_seq,
+            context_json=None if context is None else dumps(dict(context)),
         )  # fmt: skip
         return self._inserted(statement)
 

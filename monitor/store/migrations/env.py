@@ -1,8 +1,9 @@
 """Alembic environment: runs migrations on the connection handed over by ``monitor.store.db``.
 
-The store opens the connection, starts the transaction (``BEGIN IMMEDIATE`` on SQLite, an advisory lock
-on PostgreSQL) so that two processes starting at once migrate one after the other, and passes it in
-``config.attributes["connection"]``. Offline (SQL script) mode is not supported.
+The store takes the migration lock (a file lock beside a SQLite file, an advisory lock in the transaction on
+PostgreSQL) so that two processes starting at once migrate one after the other, opens the connection, starts
+the transaction (``BEGIN IMMEDIATE`` on SQLite) and passes it in ``config.attributes["connection"]``. Offline
+(SQL script) mode is not supported.
 """
 
 from __future__ import annotations
