@@ -1,7 +1,8 @@
 """``monitor run`` as a real subprocess against real local peers: a feed server, an SMTP server, a webhook
 receiver and (where the machine has one) PostgreSQL. Intervals are short ("1s" tick, "2s" feed polls); the
-tests wait on conditions with a deadline, never sleep to move time. Health thresholds are checked in-process
-with an injected ``now``.
+tests wait on conditions with a deadline, never sleep to move time. These tests are marked ``e2e``; the
+``status`` commands they run beside a daemon run in-process. Health thresholds are checked in-process with an
+injected ``now`` (not ``e2e``).
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ import pytest
 
 from monitor.cli.reports import HEARTBEAT_KEY, STARTED_KEY, STOPPED_KEY, daemon_health, status_report
 from monitor.store.db import Store
+from tests.clirunner import monitor
 from tests.feedserver import FeedServer
 from tests.pipeline import STORY, rss, settings_for
 from tests.receivers import HttpReceiver, SmtpReceiver, parts
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 POLL_S = 2.0
 SECRET = "hunter2-daemon-secret"
 OLD = ("Acme Robotics opens a warehouse in Riverton", "https://old.example.test/1")
@@ -147,18 +149,20 @@ def statuses(store: Store) -> list[str]:
         return [r.status.value for r in tx.outbox()]
 
 
-def monitor_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), *args], cwd=REPO,
+def run_once(config: Path) -> subprocess.CompletedProcess[str]:
+    """``monitor run --once`` in a process of its own (the daemon sets up logging and signal handlers)."""
+    return subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), "run", "--once"], cwd=REPO,
                           capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.e2e
 def test_run_once_ticks_pings_the_heartbeat_url_and_records_the_heartbeat(tmp_path: Path,
                                                                          feeds: FeedServer) -> None:
     feeds.route("/a.xml", body=feed_body(("Acme opens office in Riverton", "https://c.example.test/1")))
     feeds.route("/alive", body=b"ok", content_type="text/plain")
     config = write_daemon_config(tmp_path, [("city", feeds.url("/a.xml"))], "",
                                  monitor=f'heartbeat_url = "{feeds.url("/alive")}"')
-    done = monitor_cli(config, "run", "--once")
+    done = run_once(config)
     assert done.returncode == 0, done.stderr
     assert len(feeds.hits("/alive")) == 1 and len(feeds.hits("/a.xml")) == 1
     store = Store.open(f"sqlite:///{tmp_path / 'monitor.db'}")
@@ -168,6 +172,7 @@ def test_run_once_ticks_pings_the_heartbeat_url_and_records_the_heartbeat(tmp_pa
         store.close()
 
 
+@pytest.mark.e2e
 def test_deadline_reminder_and_passing_fire_at_their_instants_between_ticks(
         tmp_path: Path, feeds: FeedServer, hook: HttpReceiver, start: Callable[..., DaemonProcess]) -> None:
     """With a 60 s tick, only the daemon's date jobs can send a reminder due 6 s after start and the passing
@@ -195,6 +200,7 @@ def test_deadline_reminder_and_passing_fire_at_their_instants_between_ticks(
 
 
 # ----------------------------------------------------------------------------------------- end to end
+@pytest.mark.e2e
 def test_new_item_arrives_by_email_and_chat_within_poll_interval_plus_5s_and_the_seed_poll_alerts_nothing(
         tmp_path: Path, feeds: FeedServer, hook: HttpReceiver, start: Callable[..., DaemonProcess]) -> None:
     feeds.route("/a.xml", body=feed_body(OLD))
@@ -227,6 +233,7 @@ def test_new_item_arrives_by_email_and_chat_within_poll_interval_plus_5s_and_the
         store.close()
 
 
+@pytest.mark.e2e
 def test_sigterm_in_the_middle_of_a_slow_fetch_exits_0_within_10s_and_status_shows_the_run(
         tmp_path: Path, feeds: FeedServer, hook: HttpReceiver, start: Callable[..., DaemonProcess]) -> None:
     feeds.route("/a.xml", body=feed_body(OLD))
@@ -235,8 +242,8 @@ def test_sigterm_in_the_middle_of_a_slow_fetch_exits_0_within_10s_and_status_sho
     daemon = start(config)
     wait_until(lambda: meta(store, HEARTBEAT_KEY), 20, "the first tick")
 
-    running = monitor_cli(config, "status", "--check", "--json")
-    assert running.returncode == 0, running.stderr
+    running = monitor("--config", str(config), "status", "--check", "--json")
+    assert running.exit_code == 0, running.stderr
     health = json.loads(running.stdout)["health"]
     assert health["running"] and health["ok"] and health["started_at"] and health["last_tick_at"]
 
@@ -253,8 +260,8 @@ def test_sigterm_in_the_middle_of_a_slow_fetch_exits_0_within_10s_and_status_sho
     assert stopped and started and stopped[1] >= started[1]
     assert "in-flight work did not finish" in daemon.log()
     store.close()
-    stopped_check = monitor_cli(config, "status", "--check")
-    assert stopped_check.returncode == 1 and "stopped" in stopped_check.stderr
+    stopped_check = monitor("--config", str(config), "status", "--check")
+    assert stopped_check.exit_code == 1 and "stopped" in stopped_check.stderr
 
 
 @pytest.mark.parametrize(
@@ -298,6 +305,7 @@ def test_health_check_fails_right_after_a_clean_stop_without_waiting_for_the_sta
 
 
 # ---------------------------------------------------------------------------------------------- crashes
+@pytest.mark.e2e
 def test_kill_9_while_a_message_is_in_flight_then_a_restart_delivers_it_at_most_twice(
         tmp_path: Path, feeds: FeedServer, hook: HttpReceiver, start: Callable[..., DaemonProcess]) -> None:
     feeds.route("/a.xml", body=feed_body(OLD))
@@ -322,6 +330,7 @@ def test_kill_9_while_a_message_is_in_flight_then_a_restart_delivers_it_at_most_
     store.close()
 
 
+@pytest.mark.e2e
 def test_kill_9_right_after_a_new_item_appears_then_a_restart_sends_it_at_least_once_and_at_most_twice(
         tmp_path: Path, feeds: FeedServer, hook: HttpReceiver, start: Callable[..., DaemonProcess]) -> None:
     feeds.route("/a.xml", body=feed_body(OLD))
@@ -343,6 +352,7 @@ def test_kill_9_right_after_a_new_item_appears_then_a_restart_sends_it_at_least_
 
 
 # --------------------------------------------------------------------------------------- reload, logs
+@pytest.mark.e2e
 def test_sighup_with_an_invalid_config_keeps_the_old_one_and_a_valid_one_is_applied(
         tmp_path: Path, feeds: FeedServer, hook: HttpReceiver, start: Callable[..., DaemonProcess]) -> None:
     feeds.route("/a.xml", body=feed_body(OLD))
@@ -371,6 +381,7 @@ def test_sighup_with_an_invalid_config_keeps_the_old_one_and_a_valid_one_is_appl
     store.close()
 
 
+@pytest.mark.e2e
 def test_json_log_format_writes_one_json_object_per_line_and_never_a_secret(
         tmp_path: Path, feeds: FeedServer, hook: HttpReceiver, start: Callable[..., DaemonProcess]) -> None:
     feeds.route("/a.xml", body=feed_body(OLD))
@@ -399,6 +410,7 @@ def test_json_log_format_writes_one_json_object_per_line_and_never_a_secret(
     assert "this instance is now active" in messages and "failed" in messages and "stopped" in messages
 
 
+@pytest.mark.e2e
 def test_metrics_port_serves_prometheus_text_with_feed_delivery_and_tick_gauges(
         tmp_path: Path, feeds: FeedServer, hook: HttpReceiver, start: Callable[..., DaemonProcess]) -> None:
     feeds.route("/a.xml", body=feed_body(OLD))
@@ -447,6 +459,7 @@ def postgres_url() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.mark.e2e
 @pytest.mark.postgres
 def test_two_daemons_on_postgres_only_one_polls_and_the_standby_takes_over_without_duplicates(
         tmp_path: Path, feeds: FeedServer, hook: HttpReceiver, start: Callable[..., DaemonProcess],

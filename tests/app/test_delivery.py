@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +18,7 @@ from monitor.cli.reports import outbox_report
 from monitor.clock import FixedClock, system_clock
 from monitor.domain import Confidence, Development, DevelopmentKind, Severity
 from monitor.store.db import Store
+from tests.clirunner import monitor
 from tests.pipeline import at, settings_for, write_config
 from tests.receivers import HttpReceiver
 
@@ -154,11 +152,11 @@ def test_secrets_never_appear_in_outbox_output_or_logs(tmp_path: Path, caplog: p
     assert SECRET not in caplog.text
 
 
-def test_a_second_process_picks_up_a_crashed_workers_delivery_and_sends_at_most_twice(
+def test_a_second_worker_picks_up_a_crashed_workers_delivery_and_sends_at_most_twice(
     tmp_path: Path, receiver: HttpReceiver
 ) -> None:
     """Worker A claims a row, sends it, and dies before recording the result. After the stale-claim timeout a
-    second process (a real ``monitor poll`` subprocess) delivers it: the message arrives twice at most, and
+    second worker (``monitor poll``, on a store of its own) delivers it: the message arrives twice at most, and
     a second row A had claimed but not yet sent arrives exactly once. Nothing is lost."""
     path = write_config(tmp_path, feeds=[], channels=channel("hook", receiver.json_url("/hook")))
     settings = settings_for(path)
@@ -179,10 +177,8 @@ def test_a_second_process_picks_up_a_crashed_workers_delivery_and_sends_at_most_
     send(settings.channels[0].urls, _message(settings, store, settings.channels[0], [dev], past))  # then "crash"
     store.close()
 
-    env = {**os.environ, "MONITOR_CONFIG": str(path)}
-    done = subprocess.run([sys.executable, "-m", "monitor", "poll"], env=env, capture_output=True, text=True,
-                          timeout=60)
-    assert done.returncode == 0, done.stderr
+    done = monitor("poll", env={"MONITOR_CONFIG": str(path)})
+    assert done.exit_code == 0, done.stderr
     bodies = [r.body.decode() for r in receiver.delivered("/hook")]
     assert sum("sentnotrecorded" in b for b in bodies) == 2
     assert sum("claimednotsent" in b for b in bodies) == 1

@@ -1,5 +1,10 @@
 """Replay of the team's fixture archive (tests/data/archive, scenario in tests/data/archive_expected.md) through
-the real service, and of a small archive for the shipped story: exact developments, exact times, determinism."""
+the real service, and of a small archive for the shipped story: exact developments, exact times, determinism.
+
+The fixture archive is replayed once per session (``fixture_replay`` in tests/conftest.py: ``monitor replay
+--json`` in-process); determinism is checked against a second replay in-process and, under ``e2e``, against one
+in a fresh interpreter (another hash seed).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from monitor.app.replay import replay_archive
-from monitor.config.load import load_settings
-from monitor.ingest.archive import file_name
-from tests.pipeline import at
+import pytest
 
-DATA = Path(__file__).parent / "data"
-ROOT = Path(__file__).parents[1]
+from monitor.ingest.archive import file_name
+from tests.clirunner import ARCHIVE, FICTIONAL, ROOT, Replayed, json_lines, monitor
+from tests.pipeline import at
 
 # (at, kind, thread, from, to, confidence, severity): the whole, exact output for the fixture archive.
 # `at` is the publication time of the deciding item for thread changes and new developments, and the
@@ -33,46 +36,51 @@ EXPECTED = [
 ]
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT, env={**os.environ, **(env or {})})
-
-
-def test_fixture_archive_replays_to_exactly_the_expected_developments() -> None:
-    settings = load_settings(DATA / "fictional.toml", env={})
-    developments = replay_archive(settings, DATA / "archive")
+def test_fixture_archive_replays_to_exactly_the_expected_developments(fixture_replay: Replayed) -> None:
     got = [
         (d["at"], d["kind"], d["thread"], d["from"], d["to"], d["confidence"], d["severity"])
-        for d in (dev.to_json() for dev in developments)
+        for d in fixture_replay.developments
     ]
     assert got == EXPECTED
 
 
-def test_fixture_archive_lawsuit_is_a_new_development_with_its_words() -> None:
-    settings = load_settings(DATA / "fictional.toml", env={})
-    [new] = [d for d in replay_archive(settings, DATA / "archive") if d.kind.value == "story.new_development"]
-    assert "lawsuit" in new.title.lower()
-    assert len({s.outlet for s in new.sources}) >= 3
+def test_fixture_archive_lawsuit_is_a_new_development_with_its_words(fixture_replay: Replayed) -> None:
+    [new] = [d for d in fixture_replay.developments if d["kind"] == "story.new_development"]
+    assert "lawsuit" in new["title"].lower()
+    assert len({s["outlet"] for s in new["sources"]}) >= 3
 
 
-def test_designation_is_reported_first_then_confirmed_by_a_second_outlet_without_a_new_key() -> None:
-    settings = load_settings(DATA / "fictional.toml", env={})
-    developments = replay_archive(settings, DATA / "archive")
-    designated = [d for d in developments if d.to_state == "designated"]
+def test_designation_is_reported_first_then_confirmed_by_a_second_outlet_without_a_new_key(
+        fixture_replay: Replayed) -> None:
+    designated = [d for d in fixture_replay.developments if d["to"] == "designated"]
     assert len(designated) == 1
-    outlets = {s.outlet for s in designated[0].sources}
+    outlets = {s["outlet"] for s in designated[0]["sources"]}
     assert len(outlets) >= 2
 
 
-def test_replay_json_is_byte_for_byte_deterministic() -> None:
-    first = run_cli("--config", str(DATA / "fictional.toml"), "replay", str(DATA / "archive"), "--json")
-    second = run_cli("--config", str(DATA / "fictional.toml"), "replay", str(DATA / "archive"), "--json")
-    assert first.returncode == 0, first.stderr
-    assert first.stdout == second.stdout
-    lines = [json.loads(line) for line in first.stdout.splitlines()]
+def _assert_is_the_fixture_replay(first: Replayed, second: str) -> None:
+    assert first.stdout == second
+    lines = json_lines(second)
     assert len(lines) == len(EXPECTED)
     assert set(lines[0]) >= {"at", "kind", "story", "thread", "from", "to", "confidence", "severity", "title",
                              "sources"}
+
+
+def test_replay_json_is_byte_for_byte_deterministic(fixture_replay: Replayed) -> None:
+    second = monitor("--config", str(FICTIONAL), "replay", str(ARCHIVE), "--json")
+    assert second.exit_code == 0, second.stderr
+    _assert_is_the_fixture_replay(fixture_replay, second.stdout)
+
+
+@pytest.mark.e2e
+def test_replay_json_is_byte_for_byte_deterministic_across_processes(fixture_replay: Replayed) -> None:
+    """A fresh interpreter has another string-hash seed: set or dict order leaking into the output shows here."""
+    seed = os.environ.get("PYTHONHASHSEED", "")
+    env = {**os.environ, "PYTHONHASHSEED": str(int(seed) + 1) if seed.isdigit() else "random"}
+    done = subprocess.run([sys.executable, "-m", "monitor", "--config", str(FICTIONAL), "replay", str(ARCHIVE),
+                           "--json"], capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stderr
+    _assert_is_the_fixture_replay(fixture_replay, done.stdout)
 
 
 def test_shipped_story_deadline_passes_at_2201z_in_a_replay(tmp_path: Path) -> None:
@@ -86,8 +94,8 @@ def test_shipped_story_deadline_passes_at_2201z_in_a_replay(tmp_path: Path) -> N
     )
     (feed / file_name(at("2026-02-26T12:00"))).write_bytes(rss)
     (feed / file_name(at("2026-02-28T09:00"))).write_bytes(rss)
-    done = run_cli("--config", "config/monitor.toml", "replay", str(tmp_path / "archive"), "--json")
-    assert done.returncode == 0, done.stderr
+    done = monitor("--config", "config/monitor.toml", "replay", str(tmp_path / "archive"), "--json")
+    assert done.exit_code == 0, done.stderr
     got = [(d["at"], d["kind"]) for d in map(json.loads, done.stdout.splitlines())]
     assert got == [
         ("2026-02-26T22:01:00Z", "deadline.reminder"),

@@ -14,7 +14,7 @@ from monitor.config.load import load_settings
 from monitor.config.schema import Settings
 from monitor.story.deadlines import DeadlineChange, DeadlineState, initial_deadline_state
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 2, 25, 9, 30, tzinfo=UTC)
 DUE = datetime(2026, 2, 27, 22, 1, tzinfo=UTC)
 H = timedelta(hours=1)

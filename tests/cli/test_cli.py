@@ -1,9 +1,10 @@
-"""The ``monitor`` command as a user runs it: a real subprocess, exit codes, text and JSON outputs."""
+"""The ``monitor`` command as a user runs it: exit codes, text and JSON outputs. In-process through Click's
+CliRunner (tests/clirunner.py); only the import-cost probe needs a fresh interpreter."""
 
 from __future__ import annotations
 
 import json
-import os
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -11,32 +12,23 @@ from pathlib import Path
 import pytest
 from icalendar import Calendar
 
+from tests.clirunner import DATA, ROOT, Replayed, copy_database, json_lines, monitor
 from tests.feedserver import FeedServer
 from tests.pipeline import at, rss, write_config
 from tests.receivers import HttpReceiver
 
-ROOT = Path(__file__).parents[1]
-DATA = Path(__file__).parent / "data"
-
-
-def run(*args: str, db: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    extra = {"MONITOR_DATABASE_URL": f"sqlite:///{db}"} if db else {}
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args], capture_output=True, text=True, timeout=120, cwd=ROOT,
-        env={**os.environ, **extra, **(env or {})},
-    )
-
 
 def test_version_and_help_work_without_a_config(tmp_path: Path) -> None:
-    version = run("--config", str(tmp_path / "missing.toml"), "--version")
-    assert version.returncode == 0 and "monitor" in version.stdout
-    helped = run("--help")
-    assert helped.returncode == 0
+    version = monitor("--config", str(tmp_path / "missing.toml"), "--version")
+    assert version.exit_code == 0 and "monitor" in version.stdout
+    helped = monitor("--help")
+    assert helped.exit_code == 0
     for command in ("run", "status", "poll", "feeds", "replay", "history", "calendar", "outbox", "ack"):
         assert command in helped.stdout
 
 
 def test_help_does_not_import_heavy_libraries() -> None:
+    """A fresh interpreter: in this one the other tests have imported everything already."""
     probe = (
         "import sys, click\n"
         "from monitor.cli.main import main\n"
@@ -52,19 +44,19 @@ def test_help_does_not_import_heavy_libraries() -> None:
                                                               (ROOT / "config" / "examples").glob("*.toml"))])
 def test_config_check_passes_on_every_shipped_config(config: str) -> None:
     secrets = {"MONITOR_EMAIL_URL": "mailto://u:p@127.0.0.1", "MONITOR_NTFY_URL": "ntfy://127.0.0.1/topic"}
-    done = run("--config", config, "config", "check", env=secrets)
-    assert done.returncode == 0, done.stderr
+    done = monitor("--config", config, "config", "check", env=secrets)
+    assert done.exit_code == 0, done.stderr
     assert "is valid" in done.stdout
 
 
 def test_config_check_json_shows_the_deadline_in_utc_and_masks_secrets(tmp_path: Path) -> None:
     path = write_config(tmp_path, feeds=[], channels='[[channels]]\nid = "chat"\nurls = ["${HOOK}"]\n')
-    done = run("--config", str(path), "config", "check", "--json", env={"HOOK": "json://u:topsecret@127.0.0.1/x"})
-    assert done.returncode == 0, done.stderr
+    done = monitor("--config", str(path), "config", "check", "--json", env={"HOOK": "json://u:topsecret@127.0.0.1/x"})
+    assert done.exit_code == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["stories"][0]["deadlines"][0]["due_utc"] == "2030-06-01T22:00:00Z"
     assert "topsecret" not in done.stdout
-    shipped = json.loads(run("config", "check", "--json").stdout)
+    shipped = json.loads(monitor("config", "check", "--json").stdout)
     assert shipped["stories"][0]["deadlines"][0]["due_utc"] == "2026-02-27T22:01:00Z"
 
 
@@ -72,17 +64,17 @@ def test_invalid_config_exits_2_naming_the_field_without_a_traceback(tmp_path: P
     bad = tmp_path / "bad.toml"
     bad.write_text((ROOT / "config" / "monitor.toml").read_text().replace('poll_interval = "15m"',
                                                                          'poll_interval = "soon"', 1))
-    done = run("--config", str(bad), "status")
-    assert done.returncode == 2
+    done = monitor("--config", str(bad), "status")  # an exception other than SystemExit would be raised here
+    assert done.exit_code == 2
     assert "monitor.poll_interval" in done.stderr and "Traceback" not in done.stderr
     missing_env = write_config(tmp_path, feeds=[], channels='[[channels]]\nid = "c"\nurls = ["${NOT_SET_X}"]\n')
-    done = run("--config", str(missing_env), "config", "check")
-    assert done.returncode == 2 and "NOT_SET_X" in done.stderr and "channels[0].urls[0]" in done.stderr
+    done = monitor("--config", str(missing_env), "config", "check")
+    assert done.exit_code == 2 and "NOT_SET_X" in done.stderr and "channels[0].urls[0]" in done.stderr
 
 
 def test_status_on_a_fresh_database_shows_initial_states_and_the_deadline(tmp_path: Path) -> None:
-    done = run("status", "--json", db=tmp_path / "fresh.db")
-    assert done.returncode == 0, done.stderr
+    done = monitor("status", "--json", db=tmp_path / "fresh.db")
+    assert done.exit_code == 0, done.stderr
     report = json.loads(done.stdout)
     [story] = report["stories"]
     assert {t["id"]: t["state"] for t in story["threads"]} == {
@@ -92,56 +84,54 @@ def test_status_on_a_fresh_database_shows_initial_states_and_the_deadline(tmp_pa
     assert deadline["due_utc"] == "2026-02-27T22:01:00Z"
     assert deadline["due_story_zone"] == "Fri 2026-02-27 17:01 EST"
     assert report["health"]["running"] is False
-    text = run("status", db=tmp_path / "fresh.db").stdout
+    text = monitor("status", db=tmp_path / "fresh.db").stdout
     assert "Pentagon ultimatum to Anthropic" in text and "2026-02-27T22:01:00Z" in text
 
 
 def test_status_check_fails_when_the_daemon_never_ran(tmp_path: Path) -> None:
-    done = run("status", "--check", db=tmp_path / "fresh.db")
-    assert done.returncode == 1 and "never run" in done.stderr
+    done = monitor("status", "--check", db=tmp_path / "fresh.db")
+    assert done.exit_code == 1 and "never run" in done.stderr
 
 
 def test_calendar_has_the_shipped_deadline_at_2201z(tmp_path: Path) -> None:
     out = tmp_path / "deadlines.ics"
-    done = run("calendar", "--output", str(out), db=tmp_path / "fresh.db")
-    assert done.returncode == 0, done.stderr
+    done = monitor("calendar", "--output", str(out), db=tmp_path / "fresh.db")
+    assert done.exit_code == 0, done.stderr
     calendar = Calendar.from_ical(out.read_bytes())
     [event] = [c for c in calendar.walk("VEVENT")]
     assert event.decoded("DTSTART").isoformat() == "2026-02-27T22:01:00+00:00"
 
 
-def test_replay_into_a_database_then_history_lists_it_as_json_and_atom(tmp_path: Path) -> None:
-    db = tmp_path / "replayed.db"
+def test_replay_into_a_database_then_history_lists_it_as_json_and_atom(fixture_replay: Replayed) -> None:
+    db = fixture_replay.db  # `replay tests/data/archive --db sqlite:///<db> --json`, exit code 0
     config = str(DATA / "fictional.toml")
-    replayed = run("--config", config, "replay", str(DATA / "archive"), "--db", f"sqlite:///{db}", "--json")
-    assert replayed.returncode == 0, replayed.stderr
-    history = run("--config", config, "history", "--json", db=db)
-    assert history.stdout == replayed.stdout
-    recent = run("--config", config, "history", "--json", "--since", "2026-03-09T00:00", db=db)
-    assert [json.loads(x)["to"] for x in recent.stdout.splitlines()] == ["designated"]
-    atom = run("--config", config, "history", "--atom", db=db)
-    assert atom.returncode == 0 and atom.stdout.startswith("<?xml") and "<entry>" in atom.stdout
-    table = run("--config", config, "history", db=db)
+    history = monitor("--config", config, "history", "--json", db=db)
+    assert history.exit_code == 0, history.stderr
+    assert history.stdout == fixture_replay.stdout
+    recent = monitor("--config", config, "history", "--json", "--since", "2026-03-09T00:00", db=db)
+    assert [x["to"] for x in json_lines(recent.stdout)] == ["designated"]
+    atom = monitor("--config", config, "history", "--atom", db=db)
+    assert atom.exit_code == 0 and atom.stdout.startswith("<?xml") and "<entry>" in atom.stdout
+    table = monitor("--config", config, "history", db=db)
     assert "deadline.passed" in table.stdout
 
 
-def test_outbox_and_ack_on_a_replayed_database(tmp_path: Path) -> None:
-    db = tmp_path / "replayed.db"
+def test_outbox_and_ack_on_a_replayed_database(tmp_path: Path, fixture_replay: Replayed) -> None:
+    db = copy_database(fixture_replay.db, tmp_path / "replayed.db")  # ack writes
     config = str(DATA / "fictional.toml")
-    run("--config", config, "replay", str(DATA / "archive"), "--db", f"sqlite:///{db}")
-    outbox = run("--config", config, "outbox", "--json", "--all", db=db)
-    assert outbox.returncode == 0, outbox.stderr
-    rows = [json.loads(line) for line in outbox.stdout.splitlines()]
+    outbox = monitor("--config", config, "outbox", "--json", "--all", db=db)
+    assert outbox.exit_code == 0, outbox.stderr
+    rows = json_lines(outbox.stdout)
     assert rows and {r["channel"] for r in rows} == {"console"}
-    acked = run("--config", config, "ack", "1", db=db)
-    assert acked.returncode == 0, acked.stderr
-    unknown = run("--config", config, "ack", "no-such-development", db=db)
-    assert unknown.returncode == 2
+    acked = monitor("--config", config, "ack", "1", db=db)
+    assert acked.exit_code == 0, acked.stderr
+    unknown = monitor("--config", config, "ack", "no-such-development", db=db)
+    assert unknown.exit_code == 2
 
 
 def test_poll_with_an_unknown_feed_id_is_a_usage_error(tmp_path: Path) -> None:
-    done = run("poll", "--feed", "nope", db=tmp_path / "x.db")
-    assert done.returncode == 2 and "nope" in done.stderr
+    done = monitor("poll", "--feed", "nope", db=tmp_path / "x.db")
+    assert done.exit_code == 2 and "nope" in done.stderr
 
 
 def test_poll_prints_a_line_per_feed_and_feeds_shows_health(tmp_path: Path) -> None:
@@ -151,28 +141,31 @@ def test_poll_prints_a_line_per_feed_and_feeds_shows_health(tmp_path: Path) -> N
         server.route("/down.xml", status=500)
         path = write_config(tmp_path, feeds=[("city", server.url("/ok.xml"), "ordinary"),
                                              ("down", server.url("/down.xml"), "ordinary")])
-        polled = run("--config", str(path), "poll", "--json")
-        assert polled.returncode == 0, polled.stderr
-        lines = {row["feed"]: row for row in map(json.loads, polled.stdout.splitlines())}
+        polled = monitor("--config", str(path), "poll", "--json")
+        assert polled.exit_code == 0, polled.stderr
+        lines = {row["feed"]: row for row in json_lines(polled.stdout)}
         assert lines["city"]["outcome"] == "seeded" and lines["down"]["outcome"] == "failed"
         assert lines["down"]["http_status"] == 500
-        text = run("--config", str(path), "poll", "--feed", "city")
-        assert text.returncode == 0 and "city" in text.stdout and "down" not in text.stdout
-        feeds = [json.loads(x) for x in run("--config", str(path), "feeds", "--json").stdout.splitlines()]
+        text = monitor("--config", str(path), "poll", "--feed", "city")
+        assert text.exit_code == 0 and "city" in text.stdout and "down" not in text.stdout
+        feeds = json_lines(monitor("--config", str(path), "feeds", "--json").stdout)
     by_id = {f["id"]: f for f in feeds}
     assert by_id["city"]["state"] == "ok" and by_id["city"]["items_seen"] == 1
     assert by_id["down"]["state"] == "failing" and "500" in by_id["down"]["last_error"]
 
 
-def test_notify_test_sends_to_each_target_and_reports_the_result(tmp_path: Path) -> None:
+def test_notify_test_sends_to_each_target_and_reports_the_result(tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
     with HttpReceiver() as receiver, HttpReceiver(default=500) as failing:
         channels = (
             '[[channels]]\nid = "chat"\nurls = ["' + receiver.json_url("/chat") + '", "'
             + failing.json_url("/x", secret="hunter2") + '"]\n'
         )
         path = write_config(tmp_path, feeds=[], channels=channels)
-        done = run("--config", str(path), "notify", "test")
+        with caplog.at_level(logging.WARNING):  # what Python prints to stderr when logging is not set up
+            done = monitor("--config", str(path), "notify", "test")
         assert len(receiver.delivered("/chat")) == 1
-    assert done.returncode == 1  # one target failed
+    assert done.exit_code == 1  # one target failed
     assert "chat\tjson://" in done.stdout and "ok" in done.stdout and "FAILED" in done.stdout
-    assert "hunter2" not in done.stdout + done.stderr
+    # in a subprocess the command's warnings went to its stderr; in-process they go to the log capture
+    assert "hunter2" not in done.stdout + done.stderr + caplog.text

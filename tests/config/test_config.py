@@ -22,7 +22,7 @@ from monitor.config.masking import mask_database_url, mask_secret_url
 from monitor.durations import countdown, format_duration, parse_duration
 from monitor.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "config" / "monitor.toml"
 EXAMPLES = sorted((ROOT / "config" / "examples").glob("*.toml"))
 

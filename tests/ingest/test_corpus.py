@@ -23,7 +23,7 @@ CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 def corpus_dir() -> Path:
     env = os.environ.get("MONITOR_CORPUS_DIR")
-    return Path(env) if env else Path(__file__).parents[1] / ".." / "shared" / "corpus" / "feedparser"
+    return Path(env) if env else Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "feedparser"
 
 
 @pytest.mark.corpus

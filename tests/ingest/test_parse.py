@@ -13,7 +13,7 @@ from monitor.domain import SourceKind
 from monitor.ingest.fastfeed import fast_parse, is_bing_namespace
 from monitor.ingest.parse import ParsedFeed, canonical_url, parse_feed, plain_text, strip_doctype
 
-FEEDS = Path(__file__).parent / "data" / "feeds"
+FEEDS = Path(__file__).resolve().parents[1] / "data" / "feeds"
 NOW = datetime(2026, 2, 26, 12, 0, tzinfo=UTC)
 RSS_HEADERS = {"content-type": "application/rss+xml; charset=utf-8"}
 

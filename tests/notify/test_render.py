@@ -28,7 +28,7 @@ from monitor.notify.render import (
     terminal_safe,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 AT = datetime(2026, 2, 27, 23, 0, tzinfo=UTC)
 FORMATS: tuple[Format, ...] = ("text", "markdown", "html")
 EVIL_HEADLINE = 'Pentagon acts <script>alert("x")</script> <img src=x onerror=alert(1)> @everyone'

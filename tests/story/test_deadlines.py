@@ -28,7 +28,7 @@ from monitor.story.deadlines import (
 NY = ZoneInfo("America/New_York")
 DUE = datetime(2026, 2, 27, 22, 1, tzinfo=UTC)  # Fri 2026-02-27 17:01 EST
 H = timedelta(hours=1)
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_story(story_id: str = "s", zone: str = "America/New_York", due: str = "2026-02-27T17:01:00",

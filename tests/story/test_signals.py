@@ -12,7 +12,7 @@ from monitor.domain import SignalMode
 from monitor.story.relevance import RelevanceMatcher
 from monitor.story.signals import Signal, SignalReader, inflections, read_headline
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = load_settings(ROOT / "config" / "monitor.toml").stories[0]
 RELEVANCE = RelevanceMatcher(SHIPPED)
 
