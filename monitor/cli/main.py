@@ -7,10 +7,12 @@ invalid configuration (the message names the field and how to fix it; no traceba
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -62,6 +64,33 @@ def handle_errors(func: F) -> F:
             sys.exit(exc.exit_code)
 
     return wrapper  # type: ignore[return-value]
+
+
+class _MessageOnly(logging.Handler):
+    """A log record as its one-line message on stderr, without the stack trace."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            click.echo(record.getMessage(), err=True)
+        except Exception:
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def log_lines_without_traces() -> Iterator[None]:
+    """While a command runs with no logging configured (by hand, from cron): print WARNING and worse as one
+    line each on stderr, as Python's last-resort handler would, but without stack traces. A feed's contained
+    failure is named in its line of the output already; its trace is for the daemon's log (``monitor run``)."""
+    root = logging.getLogger()
+    if root.handlers:  # logging is configured (the daemon, an embedding program): leave it to that
+        yield
+        return
+    handler = _MessageOnly(logging.WARNING)
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
 
 
 def echo_json(obj: Any) -> None:
@@ -178,7 +207,8 @@ def poll(obj: Context, feed_ids: tuple[str, ...], record_dir: str | None, as_jso
     store = obj.open_store()
     try:
         service = Service(settings, store, clock=system_clock, record_dir=Path(record_dir) if record_dir else None)
-        reports = service.tick(feed_ids=feed_ids or None, force=True)
+        with log_lines_without_traces():
+            reports = service.tick(feed_ids=feed_ids or None, force=True)
     finally:
         store.close()
     for report in reports.polls:

@@ -105,7 +105,7 @@ def test_a_feed_whose_body_raises_fails_alone_while_the_tick_processes_the_good_
     assert (hostile.last_error, hostile.consecutive_failures, hostile.last_status) == (ERROR, 2, 200)
     assert hostile.last_success_at is None and hostile.body_sha256 is None and not hostile.seeded
     assert hostile.next_poll_at is not None and hostile.next_poll_at > clock()  # backed off
-    assert hostile_items == 0  # rolled back: even its parseable item stays unseen, to be tried next poll
+    assert hostile_items == 0  # nothing of it stored: even its parseable item stays unseen, for the next poll
     service.store.close()
 
 
