@@ -19,8 +19,6 @@ from monitor.story.reducer import StoryState, initial_state
 class NotFound(MonitorError):
     """An id or key that names nothing (exit 1 with a message)."""
 
-    exit_code = 1
-
 
 def _stories(settings: Settings, story_id: str | None) -> list[StoryConfig]:
     if story_id is None:
@@ -79,7 +77,7 @@ def explain_item(settings: Settings, store: Store, key: str, story_id: str | Non
 def development_evidence(store: Store, key: str) -> dict[str, Any]:
     """A stored development with the evidence it was decided on."""
     with store.read() as tx:
-        found = [d for d in tx.developments() if d.key == key]
-    if not found:
+        found = tx.development(key)
+    if found is None:
         raise NotFound(f"no development {key!r}; `monitor history --json` lists the keys")
-    return found[-1].to_json()
+    return found.to_json()

@@ -8,68 +8,35 @@ PostgreSQL (when MONITOR_TEST_POSTGRES_URL is set). The clock is injected and mo
 
 from __future__ import annotations
 
-import os
 import random
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import make_url
 
 from monitor.app.service import Service
 from monitor.clock import FixedClock
 from monitor.store.db import Store
 from monitor.store.migrations import LOCATION
+from tests.databases import BACKENDS, database_url_for
 from tests.feedserver import FeedServer
 from tests.pipeline import at, rss, settings_for, write_config
 from tests.receivers import HttpReceiver, Received
 
-POSTGRES_URL = os.environ.get("MONITOR_TEST_POSTGRES_URL", "")
 BACKGROUND = [("Acme Robotics opens a warehouse in Riverton", "https://old.example.test/1", at("2030-05-01T10:00"))]
 THREAT = ("Riverton city council threatens to ban Acme delivery drones", "https://citynews.example.test/threat",
           at("2030-05-30T12:30"))
 BAN = ("Riverton city council bans Acme delivery drones", "https://citynews.example.test/ban", at("2030-05-30T13:00"))
-BACKENDS = [
-    "sqlite",
-    pytest.param(
-        "postgresql",
-        marks=[
-            pytest.mark.postgres,
-            pytest.mark.skipif(not POSTGRES_URL, reason="MONITOR_TEST_POSTGRES_URL is not set"),
-        ],
-    ),
-]
 
-
-@contextmanager
-def postgres_schema_url() -> Iterator[str]:
-    """A URL whose connections use a fresh schema of their own; the schema is dropped on exit."""
-    import psycopg
-
-    base = make_url(POSTGRES_URL)
-    schema = f"monitor_test_{uuid.uuid4().hex[:12]}"
-    plain = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/state/monitor.db"
-    else:
-        with postgres_schema_url() as url:
-            yield url
+    with database_url_for(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -8,10 +8,6 @@ on an advisory lock in the migration transaction; each PostgreSQL test works in 
 from __future__ import annotations
 
 import multiprocessing
-import os
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +15,11 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import make_url
 
 from monitor.store.db import Store
 from monitor.store.migrations import LOCATION
+from tests.databases import POSTGRES_URL, postgres_schema_url
 
-POSTGRES_URL = os.environ.get("MONITOR_TEST_POSTGRES_URL", "")
 OPENERS = 4
 READERS = 2
 READS = 300
@@ -38,23 +33,6 @@ def _alembic_config() -> Config:
 
 
 HEAD = str(ScriptDirectory.from_config(_alembic_config()).get_current_head())
-
-
-@contextmanager
-def fresh_postgres_schema() -> Iterator[str]:
-    """A URL whose connections work in a new, empty schema, dropped on exit (nothing is left in the database)."""
-    import psycopg
-
-    base = make_url(POSTGRES_URL)
-    schema = f"monitor_test_{uuid.uuid4().hex[:12]}"
-    plain = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 # ------------------------------------------------------------------------------------ spawned processes
@@ -124,7 +102,7 @@ def test_processes_opening_a_fresh_sqlite_file_at_once_all_succeed_and_leave_it_
 @pytest.mark.postgres
 @pytest.mark.skipif(not POSTGRES_URL, reason="MONITOR_TEST_POSTGRES_URL is not set")
 def test_processes_opening_a_fresh_postgres_database_at_once_all_succeed_and_leave_it_at_head() -> None:
-    with fresh_postgres_schema() as url:
+    with postgres_schema_url() as url:
         outcomes = open_at_once(url)
 
         assert outcomes == [("opener", "ok", HEAD)] * OPENERS

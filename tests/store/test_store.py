@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sqlite3
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -19,7 +16,6 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from monitor.config.schema import FeedConfig
@@ -36,47 +32,15 @@ from monitor.domain import (
 from monitor.errors import StoreError
 from monitor.store import models
 from monitor.store.db import Store
+from tests.databases import BACKENDS, database_url_for
 
-POSTGRES_URL = os.environ.get("MONITOR_TEST_POSTGRES_URL", "")
 T0 = datetime(2026, 2, 24, 15, 0, tzinfo=UTC)
-
-
-@contextmanager
-def postgres_schema_url() -> Iterator[str]:
-    """A URL whose connections use a fresh schema of their own; the schema is dropped on exit."""
-    import psycopg
-
-    base = make_url(POSTGRES_URL)
-    schema = f"monitor_test_{uuid.uuid4().hex[:12]}"
-    plain = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-BACKENDS = [
-    "sqlite",
-    pytest.param(
-        "postgresql",
-        marks=[
-            pytest.mark.postgres,
-            pytest.mark.skipif(not POSTGRES_URL, reason="MONITOR_TEST_POSTGRES_URL is not set"),
-        ],
-    ),
-]
 
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/state/monitor.db"
-    else:
-        with postgres_schema_url() as url:
-            yield url
+    with database_url_for(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,8 @@ import pytest
 from monitor.config.schema import FeedConfig
 from monitor.domain import Confidence, DeliveryStatus, Item
 from monitor.store.db import OutboxRow, Store
-from tests.store.test_store import BACKENDS, make_development, postgres_schema_url
+from tests.databases import BACKENDS, database_url_for
+from tests.store.test_store import make_development
 
 T0 = datetime(2026, 2, 27, 21, 0, tzinfo=UTC)
 WRITES = 150
@@ -27,11 +28,8 @@ FEEDS = [FeedConfig(id="wire", url="https://example.org/feed.xml")]
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/monitor.db"
-    else:
-        with postgres_schema_url() as url:
-            yield url
+    with database_url_for(request.param, tmp_path) as url:
+        yield url
 
 
 # --------------------------------------------------------------------------- two processes, one SQLite file
