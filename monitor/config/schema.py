@@ -130,6 +130,7 @@ class StateConfig(Frozen):
     kind: StateKind = StateKind.ACT
     cues: tuple[NonEmptyStr, ...] = ()
     objects: tuple[NonEmptyStr, ...] = ()  # replaces the thread's objects for this state's cues when set
+    by: tuple[Identifier, ...] = ()  # the parties (story ``parties`` ids) who can make it happen; thread's when empty
 
     @property
     def label(self) -> str:
@@ -143,6 +144,7 @@ class ThreadConfig(Frozen):
     initial: str = ""
     objects: tuple[str, ...] = ()  # words one of which must be near an act cue (its object), e.g. the party
     mentions: tuple[str, ...] = ()  # noun forms ("the designation"): evidence of the thread, never of an act
+    by: tuple[Identifier, ...] = ()  # the parties who can move the thread (a state's own ``by`` replaces it)
     states: tuple[StateConfig, ...] = Field(min_length=2)
     transitions: dict[str, tuple[str, ...]]
 
@@ -176,6 +178,11 @@ class ThreadConfig(Frozen):
 
     def allows(self, source: str, target: str) -> bool:
         return target in self.transitions.get(source, ())
+
+    def actors(self, state_id: str) -> tuple[str, ...]:
+        """The party ids who can make ``state_id`` happen: the state's ``by``, else the thread's; () is anyone."""
+        state = next((s for s in self.states if s.id == state_id), None)
+        return (state.by if state is not None and state.by else self.by)
 
 
 class RelevanceConfig(Frozen):
@@ -256,6 +263,7 @@ class StoryConfig(Frozen):
     title: str
     zone: Zone = "UTC"
     relevance: RelevanceConfig
+    parties: dict[str, tuple[NonEmptyStr, ...]] = Field(default_factory=dict)  # id -> names that refer to it
     signals: SignalsConfig = SignalsConfig()
     new_developments: NewDevelopmentConfig = NewDevelopmentConfig()
     corroboration_window: Duration = timedelta(hours=24)
@@ -271,6 +279,23 @@ class StoryConfig(Frozen):
                     f"threads: {thread_id!r} is not a valid thread id; use lower-case letters, digits, '-' and '_'"
                 )
         _no_duplicates([d.id for d in self.deadlines], "deadlines", "deadline id")
+        for party_id, names in self.parties.items():
+            if not _ID.match(party_id):
+                raise ValueError(
+                    f"parties: {party_id!r} is not a valid party id; use lower-case letters, digits, '-' and '_'"
+                )
+            if not names:
+                raise ValueError(f"parties.{party_id}: list at least one name the news uses for this party")
+        for thread_id, thread in self.threads.items():
+            wanted = [("by", thread.by)] + [(f"states[{i}].by", s.by) for i, s in enumerate(thread.states)]
+            for field_name, party_ids in wanted:
+                unknown = [p for p in party_ids if p not in self.parties]
+                if unknown:
+                    known = sorted(self.parties) or "none: add a [stories.parties] table"
+                    raise ValueError(
+                        f"threads.{thread_id}.{field_name}: unknown party {unknown[0]!r}; "
+                        f"name a party of the story's parties (known: {known})"
+                    )
         kinds = {k.value for k in DevelopmentKind}
         for index, deadline in enumerate(self.deadlines):
             for ref in deadline.resolved_by:

@@ -1,8 +1,19 @@
-"""Hedge and negation lexicon: does the language just before a cue weaken or deny it? Pure.
+"""The engine's one lexicon: does the language around a cue weaken, deny or defer it? Pure.
 
-Used by ``signals`` (thread states) and ``deadlines`` (extensions read from the news). The window to the
-left of a cue is cut at clause boundaries (punctuation and conjunctions that start a new clause), so
-"Pentagon says it will not wait; Hegseth designates Anthropic" is not negated by the first clause.
+Used by ``signals`` (thread states) and ``extensions`` (deadline moves). Clauses come from
+:mod:`monitor.story.text`, so "Pentagon says it will not wait; Hegseth designates Anthropic" is not negated
+by the first clause, and a parenthetical ("will not, in good conscience, accept") does not hide a negation.
+
+What the lexicon knows:
+
+- :data:`HEDGES` left of a cue: modal and reporting verbs ("could", "weighs", "threatens to") and prospective
+  or preparatory frames ("first step toward", "moves closer to", "paves the way for", "prepares to", "is
+  poised to", "plans to"): the act is threatened, floated or approached, not done.
+- :data:`NEGATIONS` left of a cue: "not", "never", "can't", "unable to", "won't", "refuses to", "declines
+  to", "rules out", "has no plans to", "averts"...: the act is denied, ruled out or prevented.
+- :data:`RIGHT_HEDGES` right of a cue, in its clause: "an extension is likely", "a strike may be needed",
+  "designation expected", "sources say it could".
+- :data:`ADJACENT_HEDGES` only right before a cue ("talks near collapse", "on the brink of a deal").
 
 Two refinements of the plain left window:
 
@@ -21,6 +32,7 @@ import re
 from collections.abc import Iterable
 
 from monitor.domain import SignalMode
+from monitor.story.text import PARENTHETICAL_WORDS, clause_right, clause_start
 
 HEDGES: tuple[str, ...] = (
     "could",
@@ -75,6 +87,57 @@ HEDGES: tuple[str, ...] = (
     "possible",
     "potential",
     "proposed",
+    # prospective and preparatory frames: a step toward the act is not the act
+    "step toward",
+    "step towards",
+    "steps toward",
+    "steps towards",
+    "moves closer to",
+    "moved closer to",
+    "closer to",
+    "paves the way for",
+    "paved the way for",
+    "paving the way for",
+    "clears the way for",
+    "cleared the way for",
+    "sets the stage for",
+    "set the stage for",
+    "setting the stage for",
+    "lays the groundwork for",
+    "ahead of",
+    "prepares to",
+    "prepared for",
+    "preparing to",
+    "prepares for",
+    "preparing for",
+    "gears up to",
+    "gearing up to",
+    "gears up for",
+    "plan to",
+    "intends to",
+    "intend to",
+    "aims to",
+    "aim to",
+    "eyes",
+    "eyeing",
+    "in talks to",
+    "bid to",
+    "tries to",
+    "trying to",
+    "attempt to",
+    "attempts to",
+    "on track to",
+    "opens the door to",
+    "opened the door to",
+    "door open to",
+    "leaves open",
+    "said to",
+    "would-be",
+    "fears of",
+    "fear of",
+    "risk of",
+    "prospect of",
+    "talk of",
 )
 """Built-in hedge cues: the act is threatened, floated or speculated about, not done."""
 
@@ -98,6 +161,40 @@ NEGATIONS: tuple[str, ...] = (
     "without",
     "no plans to",
     "backs away from",
+    "cannot",
+    "unable to",
+    "fails to",
+    "failed to",
+    "yet to",
+    "not yet",
+    "no longer",
+    "backs off",
+    "backed off",
+    "backs down from",
+    "backed down from",
+    "walks back",
+    "walked back",
+    "drops plan to",
+    "dropped plans to",
+    "shies away from",
+    "averts",
+    "averted",
+    "averting",
+    "avert",
+    "avoids",
+    "avoided",
+    "avoiding",
+    "avoid",
+    "staves off",
+    "stave off",
+    "staved off",
+    "heads off",
+    "headed off",
+    "prevents",
+    "prevented",
+    "prevent",
+    "blocks",
+    "blocked",
 )
 """Built-in negation cues: the act is denied, ruled out or held off."""
 
@@ -115,6 +212,45 @@ ADJACENT_HEDGES: tuple[str, ...] = (
 """Hedges that count only right before the cue ("talks near collapse", "on the brink of a deal"): further
 left they are usually something else ("sources close to the talks say a deal was reached")."""
 
+RIGHT_HEDGES: tuple[str, ...] = (
+    "likely",
+    "unlikely",
+    "expected",
+    "possible",
+    "looms",
+    "looming",
+    "may",
+    "might",
+    "could",
+    "would",
+    "should",
+    "planned",
+    "proposed",
+    "mulled",
+    "weighed",
+    "considered",
+    "floated",
+    "eyed",
+    "under consideration",
+    "on the table",
+    "in the works",
+    "in the offing",
+    "in sight",
+    "imminent",
+    "nears",
+    "draws near",
+    "is coming",
+    "are coming",
+    "ahead",
+)
+"""Hedges right of a cue, in its clause: "an extension is likely", "a strike may be needed"."""
+
+RIGHT_NEGATIONS: tuple[str, ...] = ("not", "n't", "never", "off the table", "ruled out")
+"""Negations right of a cue, in its clause: "prioritising payments is not feasible"."""
+
+RIGHT_WORDS = 5
+"""How many words right of a cue are read for :data:`RIGHT_HEDGES`."""
+
 ADJACENT_WORDS = 4
 """How many words just left of a cue are read for :data:`ADJACENT_HEDGES`."""
 
@@ -128,7 +264,6 @@ JOINED_WINDOW_WORDS = 12
 """How many words before "or"/"and" are read for the qualifier of the verb it joins (the verb and its object)."""
 
 _JOINED = re.compile(r"\b(?:and|or)\s+$", re.IGNORECASE)
-_CLAUSE_BREAK = re.compile(r"[;:.!?\u2014\u2013|]|,\s|\s-\s|\b(?:but|and|after|as|while|because|then)\b", re.IGNORECASE)
 
 
 def _compile(phrases: Iterable[str]) -> re.Pattern[str]:
@@ -144,13 +279,28 @@ def _compile(phrases: Iterable[str]) -> re.Pattern[str]:
 
 
 def left_window(text: str, cue_start: int, words: int = WINDOW_WORDS) -> str:
-    """The clause-local text just before ``cue_start``: at most ``words`` words, cut at a clause break."""
-    before = text[:cue_start]
-    breaks = list(_CLAUSE_BREAK.finditer(before))
-    if breaks:
-        before = before[breaks[-1].end() :]
+    """The clause-local text just before ``cue_start``: at most ``words`` words, cut at a clause break
+    (parentheticals between commas are skipped over and left out)."""
+    start = clause_start(text, cue_start, coordination=True)
+    before = text[start:cue_start]
+    for b_start, b_end in reversed(_parentheticals(text, start, cue_start)):
+        before = before[: b_start - start] + " " + before[b_end - start :]
     tokens = before.split()
     return " ".join(tokens[-words:])
+
+
+def right_window(text: str, cue_end: int, words: int = RIGHT_WORDS) -> str:
+    """The clause-local text just after ``cue_end``: at most ``words`` words."""
+    return " ".join(clause_right(text, cue_end, coordination=True).split()[:words])
+
+
+def _parentheticals(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Comma-enclosed asides between ``start`` and ``end`` (the clause splitter does not break at them)."""
+    spans = []
+    for hit in re.finditer(r",\s[^,;:.!?]*?,\s", text[start:end]):
+        if 0 < len(hit.group(0)[1:-2].split()) <= PARENTHETICAL_WORDS:
+            spans.append((start + hit.start(), start + hit.end()))
+    return spans
 
 
 class Modality:
@@ -160,6 +310,18 @@ class Modality:
         self._hedges = _compile((*HEDGES, *extra_hedges))
         self._negations = _compile((*NEGATIONS, *extra_negations))
         self._adjacent = _compile(ADJACENT_HEDGES)
+        self._right = _compile(RIGHT_HEDGES)
+        self._right_negations = _compile(RIGHT_NEGATIONS)
+
+    def after(self, text: str, cue_end: int) -> tuple[SignalMode, str | None]:
+        """How the words right of a cue, in its clause, qualify it: NEGATED ("is not feasible"), THREAT ("is
+        likely") or ACT."""
+        window = right_window(text, cue_end)
+        negation = self._right_negations.search(window)
+        if negation:
+            return SignalMode.NEGATED, negation.group(0)
+        hit = self._right.search(window)
+        return (SignalMode.THREAT, hit.group(0)) if hit else (SignalMode.ACT, None)
 
     def before(self, text: str, cue_start: int) -> tuple[SignalMode, str | None]:
         """How the words just left of a cue qualify it: NEGATED, THREAT (hedged) or ACT, with the qualifier.

@@ -30,11 +30,16 @@ from functools import lru_cache
 
 from monitor.config.schema import StoryConfig, ThreadConfig
 from monitor.domain import SignalMode, StateKind
+from monitor.story.actors import Actors
 from monitor.story.lexicon import Modality
 from monitor.story.relevance import fold, phrase_pattern
+from monitor.story.text import BACKGROUND, opener
 
 GAP_WORDS = 4
 """How many other words may stand between two words of a cue ("declares [Anthropic] a supply chain risk")."""
+
+SUBJECT_WORDS = 8
+"""How many words left of a cue are read for a subject-first object ("debt ceiling talks are on pause")."""
 
 OBJECT_WINDOW = 5
 """How many words right of a cue are searched for one of the thread's objects."""
@@ -63,8 +68,18 @@ _IRREGULAR: dict[str, tuple[str, ...]] = {
     "withdraw": ("withdrew", "withdrawn"),
 }
 _PARTICIPLES = frozenset(p for forms in _IRREGULAR.values() for p in forms)
-_TOKEN = r"\w+(?:'\w+)?"
+_TOKEN = r"[$€£]?\w+(?:[.,'’]\w+)*%?"
 _SEP = r"""[\s"']+"""
+_PREPOSITIONS = frozenset(
+    {"over", "for", "about", "on", "of", "against", "in", "with", "into", "by", "after", "since", "before",
+     "following", "amid", "despite", "at", "toward", "towards", "without"}
+)
+_EMBEDDING = frozenset({"to", "unless", "if", "whether", "until", "that", "who", "which", "so"})
+_TOWARD = frozenset({"toward", "towards"})
+_INTRANSITIVE_FOLLOWERS = frozenset(
+    {"to", "at", "in", "on", "after", "over", "for", "as", "amid", "with", "without", "again", "early", "late",
+     "today", "tonight", "overnight", "now", "formally", "officially", "hours", "days", "weeks"}
+)
 _CONJUNCTIONS = frozenset({"as", "while", "when", "amid", "after", "before", "despite", "and", "but", "or"})
 _CLAUSE_END = re.compile(r"[;:.!?|\n]|,\s|\s-\s|\b(?:but|while|after|because)\b")
 
@@ -155,6 +170,7 @@ class _Cue:
     words: int
     names_object: bool
     objects: re.Pattern[str] | None  # what the cue's object must be (the state's own list, else the thread's)
+    actors: frozenset[str]  # party ids who can make the state happen; empty is anyone
 
 
 class _ThreadReader:
@@ -165,11 +181,20 @@ class _ThreadReader:
         self.cues = []
         for state in thread.states:
             objects = phrase_pattern(state.objects) if state.objects else self.objects
+            actors = frozenset(thread.actors(state.id))
             for cue in state.cues:
                 names_object = objects is not None and objects.search(fold(cue)) is not None
                 self.cues.append(
-                    _Cue(state.id, state.kind, cue, cue_pattern(cue), len(cue.split()), names_object, objects)
+                    _Cue(state.id, state.kind, cue, cue_pattern(cue), len(cue.split()), names_object, objects, actors)
                 )
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """Where a cue's object was found: right of it (active), left as a passive subject, or left as the
+    subject of an intransitive verb ("talks collapse"); ``names`` when the cue phrase names it itself."""
+
+    side: str  # "names" | "right" | "passive" | "subject"
 
 
 class SignalReader:
@@ -178,6 +203,7 @@ class SignalReader:
     def __init__(self, story: StoryConfig) -> None:
         self._threads = [_ThreadReader(tid, thread) for tid, thread in story.threads.items()]
         self._modality = Modality(story.signals.hedges, story.signals.negations)
+        self._actors = Actors(story)
 
     def read(self, text: str) -> tuple[Signal, ...]:
         """Every signal in ``text`` (title, or title + summary lines), in thread order then position.
@@ -229,11 +255,19 @@ class SignalReader:
             if start < taken_until:
                 continue  # overlaps a match that started earlier or has more cue words
             taken_until = end
-            if not cue.names_object and not self._has_object(cue.objects, folded, start, end):
+            place = self._object_place(cue, folded, start, end)
+            if place is None:
                 continue
             span = (offset + start, offset + end)
-            if _after_determiner(folded, start):
-                out.append(Signal(thread.thread_id, "", SignalMode.MENTION, cue.cue, span, None))
+            mention = _mention_reason(folded, start, end, cue.cue)
+            if mention is None and place.side in ("right", "names"):
+                mention = self._actors.other_actor(line, folded, start, end, cue.actors)
+            if mention is not None and mention.startswith("gerund"):
+                mode, qualifier = self._modality.before(line, start)
+                if mode is not SignalMode.ACT and qualifier is not None and mention.endswith(f"{qualifier.split()[-1]!r}"):
+                    mention = None  # "stops short of designating", "paves the way for invoking": the phrase decides
+            if mention is not None:
+                out.append(Signal(thread.thread_id, "", SignalMode.MENTION, cue.cue, span, mention))
                 continue
             mode, qualifier = self._qualify(line, folded, start, end, cue)
             if cue.kind is StateKind.THREAT and mode is SignalMode.ACT:
@@ -242,10 +276,13 @@ class SignalReader:
         return out
 
     def _qualify(self, line: str, folded: str, start: int, end: int, cue: _Cue) -> tuple[SignalMode, str | None]:
-        """Hedges and negations left of the cue and in the gap between its words ("talks could collapse")."""
+        """Hedges and negations left of the cue, in the gap between its words ("talks could collapse") and
+        hedges right of it in its clause ("an extension is likely")."""
         words = folded[:start].split()
         if words and words[-1] == "from":
             return SignalMode.NEGATED, "from"  # "enjoins Pentagon from blacklisting", "bars it from invoking"
+        if words and words[-1] in _TOWARD and _gerund(folded, start, cue.cue):
+            return SignalMode.THREAT, words[-1]  # "toward blacklisting": a step, not the act
         mode, qualifier = self._modality.before(line, start)
         if mode is SignalMode.NEGATED:
             return mode, qualifier
@@ -254,22 +291,34 @@ class SignalReader:
             gap_mode, gap_qualifier = self._modality.before(gap + " _", len(gap) + 1)
             if gap_mode is SignalMode.NEGATED or (gap_mode is SignalMode.THREAT and mode is SignalMode.ACT):
                 return gap_mode, gap_qualifier
+        if mode is SignalMode.ACT:
+            return self._modality.after(folded, end)
         return mode, qualifier
 
-    @staticmethod
-    def _has_object(objects: re.Pattern[str] | None, folded: str, start: int, end: int) -> bool:
-        if objects is None:
-            return True
+    def _object_place(self, cue: _Cue, folded: str, start: int, end: int) -> _Place | None:
+        """Where the cue's object stands, or None when the clause has none (the cue is not about the thread)."""
+        if cue.objects is None or cue.names_object:
+            return _Place("names")
         right = _clause_right(folded, end)
-        if objects.search(right) or objects.search(folded[start:end]):
-            return True
-        first_word = folded[start:end].split()[0] if folded[start:end].split() else ""
-        if not (first_word.endswith(("ed", "en")) or first_word in _PARTICIPLES):
-            return False
+        if cue.objects.search(right) or cue.objects.search(folded[start:end]):
+            return _Place("right")
         left_words = _clause_left(folded, start).split()
-        passive = (left_words and left_words[-1] in _PASSIVE_AUX) or re.match(r"\W*by\b", folded[end:]) is not None
-        passive = passive or re.search(r"\bby\b", right) is not None
-        return bool(passive) and objects.search(" ".join(left_words[-5:])) is not None
+        if _participle(folded, start, end):
+            passive = (left_words and left_words[-1] in _PASSIVE_AUX) or re.match(r"\W*by\b", folded[end:]) is not None
+            passive = passive or re.search(r"\bby\b", right) is not None
+            if passive and cue.objects.search(" ".join(left_words[-5:])):
+                return _Place("passive")
+        # subject-first and intransitive: "talks collapse", "strike widens to Ford's Chicago plant", "deal closes":
+        # the object is in the subject, which starts after the last word that opens an embedded clause
+        # ("order Anthropic to comply", "unless it complies": Anthropic is not the one complying)
+        right_words = right.split()
+        intransitive = not right_words or right_words[0] in _INTRANSITIVE_FOLLOWERS
+        if intransitive:
+            subject = left_words[-SUBJECT_WORDS:]
+            cut = max((i for i, w in enumerate(subject) if w in _EMBEDDING), default=-1)
+            if cue.objects.search(" ".join(subject[cut + 1 :])):
+                return _Place("subject")
+        return None
 
     @staticmethod
     def _mentions(thread: _ThreadReader, line: str, offset: int) -> list[Signal]:
@@ -309,6 +358,47 @@ def _clause_left(folded: str, start: int) -> str:
     before = folded[:start]
     cuts = list(_CLAUSE_END.finditer(before))
     return before[cuts[-1].end() :] if cuts else before
+
+
+def _mention_reason(folded: str, start: int, end: int, cue: str) -> str | None:
+    """Why a cue is used as a mention, not a predicate, or None: a noun after a determiner ("the designation"),
+    a gerund after a preposition ("over designating"), an attributive participle ("blacklisted firm Anthropic"),
+    or a background clause ("after the Pentagon blacklisted it")."""
+    if _after_determiner(folded, start):
+        return "noun use"
+    previous = folded[:start].split()
+    last = previous[-1].strip("\"'(") if previous else ""
+    if last in _PREPOSITIONS and last not in _TOWARD and last != "without" and _gerund(folded, start, cue):
+        return f"gerund after {last!r}"
+    if _participle(folded, start, end, cue):
+        clause_words = _clause_left(folded, start).split()
+        attributive = not clause_words or clause_words[-1] in _DETERMINERS or clause_words[-1] in _PREPOSITIONS
+        following = folded[end:].split()
+        if attributive and following and following[0] not in {"by", "as", "on", "in", "at", "to", "over"}:
+            return "participle before a noun"
+    background = opener(folded, start)
+    if background in BACKGROUND:
+        return f"background clause ({background!r})"
+    return None
+
+
+def _participle(folded: str, start: int, end: int, cue: str | None = None) -> bool:
+    """The cue's first word, as matched, is a past participle of a verb ("designated", "struck", "withdrawn").
+
+    With ``cue``: only when the cue's own first word is a lower-case verb (not a name such as "Biden")."""
+    first = folded[start:end].split()[0] if folded[start:end].split() else ""
+    if cue is not None and not cue.split()[0].islower():
+        return False
+    return first.endswith("ed") or first in _PARTICIPLES
+
+
+def _gerund(folded: str, start: int, cue: str | None = None) -> bool:
+    """The word at ``start`` is a gerund ("designating"); with ``cue``, only when the cue's own first word is
+    not already an -ing noun ("rating", "hearing", "ruling")."""
+    word = folded[start:].split(maxsplit=1)
+    if cue is not None and cue.split()[0].lower().endswith("ing"):
+        return False
+    return bool(word) and word[0].endswith("ing") and len(word[0]) > 5
 
 
 def _after_determiner(folded: str, start: int) -> bool:

@@ -1,0 +1,138 @@
+"""Who acts in a clause: the story's parties, another party, or a name the story does not know. Pure.
+
+A thread state says who can make it happen (``by``: ids of the story's ``parties``). The reader finds the
+clause's actor for a cue whose object stands right of it (active voice, headline style):
+
+- passive with an agent: "Anthropic designated by the Pentagon": the words after "by";
+- otherwise the head of the subject: the named party or proper name nearest before the cue in its clause
+  ("Trump envoy Witkoff meets Putin": Witkoff). A possessor is not the actor: in "the president's envoy
+  meets the rival leader" the envoy acts, not the president.
+
+The actor is *another* one when it is a party outside ``by``, a possessor's agent, or a capitalised name that
+none of the story's terms (relevance terms, parties, objects, mentions) knows ("Spirit Airlines terminates its
+merger"). Capitalisation is only read when the line is not in title case. No subject, or a common noun
+("officials", "the union"), is not evidence of another actor: headlines drop their subjects.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from monitor.config.schema import StoryConfig
+from monitor.story.relevance import fold, phrase_pattern
+from monitor.story.text import clause_end, clause_start
+
+SUBJECT_WORDS = 8
+"""How many words left of a cue are read for its subject."""
+
+HEAD_GAP_WORDS = 4
+"""At most this many words (adverbs, modals, "on Tuesday") between a subject's head and the cue."""
+
+_CAPITALISED = re.compile(r"(?<![\w'’])[A-Z][\w'’.&-]*(?:\s+(?:(?:of|de|al)\s+)?[A-Z][\w'’.&-]*)*")
+_POSSESSIVE = re.compile(r"^['’]s?\s+(\w+)")
+_LOCATIVE = frozenset({"in", "at", "of", "from", "near", "outside", "inside", "across", "for", "with", "to", "on"})
+_AGENT = re.compile(r"^\W*by\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    start: int
+    end: int
+    party: str | None  # party id, or None for a name the story does not know
+    text: str
+
+
+class Actors:
+    """A story's parties and known names, compiled once."""
+
+    def __init__(self, story: StoryConfig) -> None:
+        self._party_of: dict[str, str] = {}
+        for party_id, names in story.parties.items():
+            for name in names:
+                self._party_of[" ".join(fold(name).split())] = party_id
+        self._parties = phrase_pattern(self._party_of)
+        known: list[str] = [term for group in story.relevance.require for term in group]
+        known += list(self._party_of)
+        for thread in story.threads.values():
+            known += [*thread.objects, *thread.mentions]
+            for state in thread.states:
+                known += [*state.objects, *state.cues]
+        for deadline in story.deadlines:
+            known += list(deadline.subjects)
+        self._known = phrase_pattern(known)
+
+    def other_actor(self, line: str, folded: str, start: int, end: int, allowed: frozenset[str]) -> str | None:
+        """Why the cue at ``[start, end)`` is another actor's act ("actor: Spirit Airlines"), or None."""
+        agent = _AGENT.match(folded[end:])
+        if agent is not None:
+            a_start = end + agent.end()
+            a_end = min(clause_end(folded, a_start), a_start + 60)
+            for hit in self._party_hits(folded, a_start, a_end):
+                if allowed and hit.party not in allowed:
+                    return f"actor: {hit.text}"
+                return None
+            return None
+        head = self._head(line, folded, start)
+        if head is None:
+            return None
+        if head.party is not None and (not allowed or head.party in allowed):
+            return None
+        return f"actor: {head.text}"
+
+    def _party_hits(self, folded: str, start: int, end: int) -> list[_Head]:
+        if self._parties is None:
+            return []
+        hits = []
+        for hit in self._parties.finditer(folded, start, end):
+            name = " ".join(hit.group(0).split())
+            hits.append(_Head(hit.start(), hit.end(), self._party_of.get(name), hit.group(0)))
+        return hits
+
+    def _head(self, line: str, folded: str, cue_start: int) -> _Head | None:
+        """The subject's head: the rightmost party or unknown name before the cue, or None."""
+        s0 = clause_start(folded, cue_start)
+        words = folded[s0:cue_start].split()
+        if len(words) > SUBJECT_WORDS:
+            s0 = cue_start - len(" ".join(words[-SUBJECT_WORDS:])) - 1
+        candidates = [h for h in self._party_hits(folded, s0, cue_start)]
+        covered = [(h.start, h.end) for h in candidates]
+        if self._known is not None:
+            covered += [(k.start(), k.end()) for k in self._known.finditer(folded, s0, cue_start)]
+        if not _title_case(line):
+            for name in _CAPITALISED.finditer(line, s0, cue_start):
+                n_start, n_end = name.start(), name.end()
+                if any(c_start <= n_start and n_end <= c_end for c_start, c_end in covered):
+                    continue
+                if any(n_start < c_end and c_start < n_end for c_start, c_end in covered):
+                    continue  # overlaps a known term ("Kentucky Truck Plant" around "Truck"): not a stranger
+                before = folded[s0:n_start].split()
+                if before and before[-1] in _LOCATIVE:
+                    continue  # "plant in Sterling Heights joins": a place modifies the head, it does not act
+                first_word = not line[s0:n_start].strip(" \"'([")
+                if first_word and " " not in name.group(0).strip() and not _acronym(name.group(0)):
+                    continue  # the clause's first word is capitalised anyway
+                candidates.append(_Head(n_start, n_end, None, name.group(0).strip()))
+        if not candidates:
+            return None
+        head = max(candidates, key=lambda h: (h.end, h.end - h.start))
+        between = folded[head.end : cue_start]
+        possessor = _POSSESSIVE.match(between)
+        if possessor is not None:
+            return _Head(head.start, head.end + possessor.end(), None, f"{head.text}'s {possessor.group(1)}")
+        if len(between.split()) > HEAD_GAP_WORDS:
+            return None
+        return head
+
+
+def _title_case(line: str) -> bool:
+    """Most longer words start with a capital: capitals say nothing about names."""
+    long_words = [w for w in line.split() if len(w) > 3 and w[0].isalpha()]
+    if len(long_words) < 3:
+        return False
+    return sum(w[0].isupper() for w in long_words) >= 0.7 * len(long_words)
+
+
+def _acronym(word: str) -> bool:
+    letters = [c for c in word if c.isalpha()]
+    return len(letters) >= 2 and all(c.isupper() for c in letters)
