@@ -286,8 +286,8 @@ class StoryConfig(Frozen):
                 )
             if not names:
                 raise ValueError(f"parties.{party_id}: list at least one name the news uses for this party")
-        for thread_id, thread in self.threads.items():
-            wanted = [("by", thread.by)] + [(f"states[{i}].by", s.by) for i, s in enumerate(thread.states)]
+        for thread_id, config in self.threads.items():
+            wanted = [("by", config.by)] + [(f"states[{i}].by", s.by) for i, s in enumerate(config.states)]
             for field_name, party_ids in wanted:
                 unknown = [p for p in party_ids if p not in self.parties]
                 if unknown:

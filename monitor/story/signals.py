@@ -264,7 +264,8 @@ class SignalReader:
                 mention = self._actors.other_actor(line, folded, start, end, cue.actors)
             if mention is not None and mention.startswith("gerund"):
                 mode, qualifier = self._modality.before(line, start)
-                if mode is not SignalMode.ACT and qualifier is not None and mention.endswith(f"{qualifier.split()[-1]!r}"):
+                ends_phrase = qualifier is not None and mention.endswith(f"{qualifier.split()[-1]!r}")
+                if mode is not SignalMode.ACT and ends_phrase:
                     mention = None  # "stops short of designating", "paves the way for invoking": the phrase decides
             if mention is not None:
                 out.append(Signal(thread.thread_id, "", SignalMode.MENTION, cue.cue, span, mention))

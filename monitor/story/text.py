@@ -75,7 +75,7 @@ def _drop_parentheticals(text: str, found: list[tuple[int, int, str]]) -> list[t
     """Remove pairs of comma breaks that enclose a short aside with no other break inside."""
     keep = [True] * len(found)
     for index in range(len(found) - 1):
-        (s1, e1, k1), (s2, _, k2) = found[index], found[index + 1]
+        (_, e1, k1), (s2, _, k2) = found[index], found[index + 1]
         if k1.startswith(",") and k2.startswith(",") and keep[index]:
             inner = text[e1:s2].split()
             if 0 < len(inner) <= PARENTHETICAL_WORDS:
@@ -86,7 +86,7 @@ def _drop_parentheticals(text: str, found: list[tuple[int, int, str]]) -> list[t
 def clause_start(text: str, pos: int, coordination: bool = False) -> int:
     """Where the clause holding position ``pos`` begins (just after the last break before it)."""
     start = 0
-    for b_start, b_end in clause_breaks(text, coordination):
+    for _, b_end in clause_breaks(text, coordination):
         if b_end > pos:
             break
         start = b_end
