@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.app.deadlines import load_deadline_states
 from monitor.app.health import HEARTBEAT_KEY, STARTED_KEY, STOPPED_KEY
+from monitor.config.lint import settings_warnings
 from monitor.config.masking import mask_database_url, mask_secret_url
 from monitor.config.schema import Settings
 from monitor.domain import DeliveryStatus, iso_utc
@@ -103,6 +104,8 @@ def config_summary(settings: Settings, source: str) -> dict[str, Any]:
         ]
         or [{"id": "console", "targets": ["console://"], "format": "text", "min_severity": "info",
              "min_confidence": "reported", "mode": "immediate"}],
+        # a valid config that cannot work as meant (a thread that gets stuck, a state it can never enter, ...)
+        "warnings": settings_warnings(settings),
     }
 
 
@@ -136,6 +139,10 @@ def format_config_summary(summary: dict[str, Any]) -> str:
     lines.append("channels:")
     for c in summary["channels"]:
         lines.append(f"  {c['id']}: {', '.join(c['targets'])} ({c['format']}, >= {c['min_severity']}, {c['mode']})")
+    warnings = summary.get("warnings", [])
+    if warnings:
+        lines.append(f"warnings ({len(warnings)}): the configuration is valid, but these parts may not work as meant")
+        lines += [f"  - {warning}" for warning in warnings]
     return "\n".join(lines)
 
 
