@@ -448,8 +448,9 @@ class Service:
         for channel in channels_of(self.settings):
             if not channel_wants(channel, dev):
                 continue
-            if upgraded and channel.min_confidence != Confidence.CONFIRMED:
-                continue  # that channel already had the reported version
+            raised = bool(dev.details.get("raised_on_confirmation"))
+            if upgraded and channel.min_confidence != Confidence.CONFIRMED and not raised:
+                continue  # that channel already had the reported version (unless it was held at warning)
             if context is None:
                 context = message_context(self.settings, tx, dev, now)
             tx.enqueue(dev.key, channel.id, confidence=dev.confidence, release_at=release_time(channel, dev, now),

@@ -58,6 +58,9 @@ __all__ = ["Evidence", "StoryOutcome", "StoryState", "ThreadStatus", "advance", 
 REWRITE_SIMILARITY = 0.8
 """How alike a headline without a state cue must be to a development's headline to join it (same thread)."""
 
+UNCONFIRMED = " (unconfirmed, one outlet)"
+"""Appended to the title of a move held at warning until a second source confirms it."""
+
 MAX_SOURCES = 25
 """Sources listed per development (outlets are still counted beyond it)."""
 
@@ -67,7 +70,7 @@ class Evidence:
     """What the reducer did with one item, for logs and ``explain`` output."""
 
     item_id: str
-    action: str  # duplicate | irrelevant | stale | moved | joined | ignored | pooled
+    action: str  # duplicate | irrelevant | stale | moved | joined | ignored | pooled | corrected
     thread_id: str | None = None
     state_id: str | None = None
     mode: str | None = None
@@ -124,10 +127,14 @@ def _process(
     for tid, signals in by_thread.items():
         moving = [s for s in signals if s.mode in (SignalMode.ACT, SignalMode.THREAT)]
         if not moving:
+            corrected = _correct(story, state, tid, signals, item, key, touched)
+            if corrected is not None:
+                out.append(corrected)
+                claimed = True
             continue
-        claimed = True
         result = _apply_thread(story, state, tid, moving, item, key, touched)
         out.append(result)
+        claimed = claimed or result.action != "ignored"  # a signal that cannot move its thread is news for the pool
     if not claimed:
         joined = _join_rewrite(engine, state, by_thread, item, key, touched)
         if joined is not None:
@@ -169,6 +176,8 @@ def _apply_thread(
         if target is None:
             continue
         record = _joinable(state, tid, target, status, key)
+        if record is not None and _recurs(story, thread, record, item, key):
+            record = None  # a new instance of a recurring act ("a fourth extension"): the thread moves to itself
         if record is not None:
             record = _join(story, state, record, item, key, signal.cue)
             touched[record.key] = None
@@ -212,12 +221,19 @@ def _move(
 ) -> DevRecord:
     status = state.threads[tid]
     source, dest = thread.state(status.state), thread.state(target)
-    if dest.level > source.level:
+    if source.id == dest.id:
+        severity = Severity.WARNING  # a recurring act: news, not a new rung
+    elif dest.level > source.level:
         severity = Severity.CRITICAL if dest.level >= 3 else Severity.WARNING
     else:
         severity = Severity.NOTICE
+    confidence = _initial_confidence(item)
+    held: int | None = None
+    title = f"{name_of(tid, thread)}: {dest.label} (was: {source.label})"
+    if confidence is Confidence.REPORTED and _needs_confirmation(thread, source.id, dest.id):
+        held, severity = int(max(severity, Severity.WARNING)), min(severity, Severity.WARNING)
+        title += UNCONFIRMED
     dev_key = f"{story.id}:{tid}:{target}:{state.next_count(f'{tid}:{target}')}"
-    name = thread.title or tid.replace("_", " ").capitalize()
     record = DevRecord(
         key=dev_key,
         kind=DevelopmentKind.THREAD_CHANGE.value,
@@ -226,14 +242,99 @@ def _move(
         to_state=target,
         at=item.published,
         last_at=item.published,
-        confidence=_initial_confidence(item).value,
+        confidence=confidence.value,
         severity=int(severity),
-        title=f"{name}: {dest.label} (was: {source.label})",
+        title=title,
+        held_severity=held,
     )
     _add_source(record, item, key, cue)
     state.add_development(record)
     state.threads[tid] = ThreadStatus(target, item.published, dev_key)
     return record
+
+
+def name_of(tid: str, thread: ThreadConfig) -> str:
+    """A thread's name in development titles: its title, else its id in words."""
+    return thread.title or tid.replace("_", " ").capitalize()
+
+
+def _rungs(thread: ThreadConfig) -> list[int]:
+    return sorted({s.level for s in thread.states})
+
+
+def _needs_confirmation(thread: ThreadConfig, source: str, dest: str) -> bool:
+    """A move one ordinary outlet may not make loudly on its own: to the thread's top level, more than one rung
+    up the ladder at once, or back down from where it stands (blocked -> designated, an act -> reversed)."""
+    rungs = _rungs(thread)
+    s_level, d_level = thread.state(source).level, thread.state(dest).level
+    if d_level == rungs[-1] or d_level < s_level:
+        return True
+    return rungs.index(d_level) - rungs.index(s_level) > 1
+
+
+def _recurs(story: StoryConfig, thread: ThreadConfig, record: DevRecord, item: Item, key: str) -> bool:
+    """The item is a new instance of a recurring act rather than more news of ``record``: the state may move to
+    itself, the item is no copy or close rewrite of the record's headlines, it came after the record's
+    corroboration window, and it names a value (a number, a name) none of the record's headlines has."""
+    if not thread.allows(record.to_state or "", record.to_state or ""):
+        return False
+    if key in record.syndication or any(similarity(key, t) >= REWRITE_SIMILARITY for t in record.titles):
+        return False
+    if item.published - record.at <= story.corroboration_window:
+        return False
+    seen = " ".join(record.titles)
+    return any(value not in seen for value in _values(item.title))
+
+
+def _values(title: str) -> list[str]:
+    """Numbers and capitalised words after the first word of a headline, lower-cased (record titles are)."""
+    words = [w.strip(".,;:!?'\"()") for w in title.split()[1:]]
+    return [w.lower() for w in words if w and (w[0].isdigit() or w[0].isupper())]
+
+
+def _correct(
+    story: StoryConfig,
+    state: StoryState,
+    tid: str,
+    signals: list[Signal],
+    item: Item,
+    key: str,
+    touched: dict[str, None],
+) -> Evidence | None:
+    """A denial of the thread's unconfirmed current state, from another outlet within the corroboration window,
+    is a correction: the thread goes back to where it was and a development says the report was not confirmed."""
+    status = state.threads[tid]
+    current = state.developments.get(status.development or "")
+    if current is None or current.confidence == Confidence.CONFIRMED.value or current.from_state is None:
+        return None
+    denial = next((s for s in signals if s.mode is SignalMode.NEGATED and s.state_id == status.state), None)
+    if denial is None or item.outlet_key in current.outlets:
+        return None
+    if abs(item.published - current.at) > story.corroboration_window:
+        return None
+    thread = story.threads[tid]
+    back = current.from_state
+    dev_key = f"{story.id}:{tid}:correction:{state.next_count(f'{tid}:correction')}"
+    record = DevRecord(
+        key=dev_key,
+        kind=DevelopmentKind.THREAD_CHANGE.value,
+        thread=tid,
+        from_state=status.state,
+        to_state=back,
+        at=item.published,
+        last_at=item.published,
+        confidence=_initial_confidence(item).value,
+        severity=int(Severity.WARNING),
+        title=(f"{name_of(tid, thread)}: earlier report not confirmed: {thread.label_of(status.state)} "
+               f"(back to: {thread.label_of(back)})"),
+        label="correction",
+    )
+    _add_source(record, item, key, denial.cue)
+    _add_evidence(record, item, "corrected", denial)
+    state.add_development(record)
+    state.threads[tid] = ThreadStatus(back, item.published, dev_key)
+    touched[dev_key] = None
+    return Evidence(item.item_id, "corrected", tid, back, denial.mode.value, denial.cue, dev_key)
 
 
 def _initial_confidence(item: Item) -> Confidence:
@@ -251,6 +352,10 @@ def _join(story: StoryConfig, state: StoryState, shared: DevRecord, item: Item, 
         in_window = abs(item.published - record.at) <= story.corroboration_window
         if in_window and (strong or independent):
             record.confidence = Confidence.CONFIRMED.value
+            if record.held_severity is not None:
+                record.raised = record.held_severity > record.severity
+                record.severity, record.held_severity = record.held_severity, None
+                record.title = record.title.removesuffix(UNCONFIRMED)
     _add_source(record, item, key, cue)
     return record
 

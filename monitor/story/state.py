@@ -65,6 +65,8 @@ class DevRecord:
     titles: list[str] = field(default_factory=list)  # up to 10 normalised titles for rewrite similarity
     sources: list[dict[str, Any]] = field(default_factory=list)
     evidence: list[dict[str, Any]] = field(default_factory=list)  # how each item's signal decided (explain)
+    held_severity: int | None = None  # the severity it gets once confirmed (held at warning until then)
+    raised: bool = False  # its severity was raised when a second source confirmed it
 
     def copy(self) -> DevRecord:
         return DevRecord.from_json(self.to_json())
@@ -95,6 +97,10 @@ class DevRecord:
             details["label"] = self.label
         if self.evidence:
             details["evidence"] = [dict(e) for e in self.evidence]
+        if self.held_severity is not None:
+            details["unconfirmed"] = "one outlet"
+        if self.raised:
+            details["raised_on_confirmation"] = True
         return details
 
     def to_json(self) -> dict[str, Any]:
@@ -116,6 +122,8 @@ class DevRecord:
             "titles": list(self.titles),
             "sources": [dict(s) for s in self.sources],
             "evidence": [dict(e) for e in self.evidence],
+            "held_severity": self.held_severity,
+            "raised": self.raised,
         }
 
     @classmethod

@@ -97,7 +97,7 @@ def test_a_retry_sent_after_the_thread_moved_on_shows_the_thread_and_countdown_a
     text = threat.json()["message"]
     assert text.endswith("Threads: Drone ban: ban threatened")  # not "drones banned": that came later
     assert "Deadline: Acme permit deadline: in 2 d 9 h\n" in text  # 12:40 to Jun 1 22:00Z; at 13:10 it was 2 d 8 h
-    [ban] = about(receiver, "Drone ban: drones banned (was: ban threatened)")
+    [ban] = about(receiver, "Drone ban: drones banned (was: ban threatened) (unconfirmed, one outlet)")
     assert ban.json()["message"].endswith("Threads: Drone ban: drones banned")
     assert "Deadline: Acme permit deadline: in 2 d 8 h\n" in ban.json()["message"]
 

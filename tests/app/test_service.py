@@ -97,7 +97,8 @@ def test_hedged_headline_does_not_move_the_thread_to_an_act(tmp_path: Path, serv
     assert states["ban"].state in {"none", "threatened"}
 
 
-def test_second_independent_outlet_confirms_without_a_second_alert(tmp_path: Path, server: FeedServer,
+def test_second_independent_outlet_confirms_a_held_move_and_raises_it_to_critical_once(tmp_path: Path,
+                                                                                        server: FeedServer,
                                                                  receiver: HttpReceiver) -> None:
     clock = FixedClock(at("2030-05-30T12:00"))
     server.route("/a.xml", body=rss("City News", BACKGROUND))
@@ -118,6 +119,7 @@ def test_second_independent_outlet_confirms_without_a_second_alert(tmp_path: Pat
     clock.set(at("2030-05-30T12:40"))
     service.tick(force=True)
     assert len(receiver.delivered("/hook")) == 1 and receiver.delivered("/strict") == []
+    assert "unconfirmed, one outlet" in receiver.delivered("/hook")[0].json()["title"]  # one outlet: a warning
 
     second = ("Riverton bars Acme delivery drones from city streets", "https://metro.example.test/drones",
               at("2030-05-30T13:00"))
@@ -128,7 +130,9 @@ def test_second_independent_outlet_confirms_without_a_second_alert(tmp_path: Pat
         devs = tx.developments()
     assert len(devs) == 1 and devs[0].confidence.value == "confirmed"
     assert {s.outlet for s in devs[0].sources} >= {"City News", "Metro Daily"}
-    assert len(receiver.delivered("/hook")) == 1  # the reported channel already had it
+    hook = receiver.delivered("/hook")
+    assert len(hook) == 2  # the warning, then once more when confirmation raised it to critical
+    assert "unconfirmed" not in hook[1].json()["title"] and hook[1].json()["type"] == "failure"
     assert len(receiver.delivered("/strict")) == 1  # the confirmed-only channel gets it once, now
 
 

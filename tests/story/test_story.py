@@ -94,10 +94,11 @@ def test_negations_and_mentions_are_no_development(title: str) -> None:
     assert outcome.state.threads["ban"].state == "none"
 
 
-def test_a_move_outside_the_transitions_is_ignored() -> None:
+def test_a_move_outside_the_transitions_moves_nothing_and_goes_to_the_pool_as_news() -> None:
     outcome = run(item("Ministry lifts ban on Acme", "a.test"))  # none -> lifted is not a transition
     assert outcome.developments == ()
-    assert [e.action for e in outcome.evidence] == ["ignored"]
+    assert outcome.state.threads["ban"].state == "none"
+    assert [e.action for e in outcome.evidence] == ["ignored", "pooled"]
 
 
 def test_reported_becomes_confirmed_once_a_second_outlet_agrees() -> None:
@@ -164,12 +165,53 @@ def test_a_similar_headline_with_words_new_to_the_story_is_not_a_rewrite() -> No
 
 def test_escalation_is_more_severe_than_a_step_down() -> None:
     threatened = run(item("Ministry threatens to ban Acme", "a.test", 0))
-    banned = run(item("Ministry bans Acme", "a.test", 60), state=threatened.state)
-    lifted = run(item("Ministry lifts ban on Acme", "a.test", 120), state=banned.state)
+    banned = run(item("Ministry bans Acme", "wire.test", 60, kind=SourceKind.WIRE), state=threatened.state)
+    lifted = run(item("Ministry lifts ban on Acme", "gov.test", 120, kind=SourceKind.PRIMARY), state=banned.state)
     severities = [o.developments[0].severity for o in (threatened, banned, lifted)]
     assert severities == [Severity.WARNING, Severity.CRITICAL, Severity.NOTICE]
     assert banned.developments[0].title == "Import ban: imports banned (was: ban threatened)"
     assert lifted.developments[0].kind is DevelopmentKind.THREAD_CHANGE
+
+
+def test_one_ordinary_outlet_reaching_the_top_level_is_a_warning_labelled_unconfirmed_until_confirmed() -> None:
+    reported = run(item("Ministry bans Acme imports", "a.test", 0))
+    [dev] = reported.developments
+    assert (dev.severity, dev.confidence) == (Severity.WARNING, Confidence.REPORTED)
+    assert dev.title.endswith("(unconfirmed, one outlet)") and dev.details["unconfirmed"] == "one outlet"
+    confirmed = run(item("Acme imports barred by ministry order", "b.test", 30, summary="Ministry bans Acme imports"),
+                    state=reported.state)
+    [again] = confirmed.developments
+    assert again.key == dev.key
+    assert (again.severity, again.confidence) == (Severity.CRITICAL, Confidence.CONFIRMED)
+    assert not again.title.endswith("(unconfirmed, one outlet)") and again.details["raised_on_confirmation"]
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "held"),
+    [("none", "threatened", False), ("threatened", "banned", True), ("none", "banned", True),
+     ("banned", "lifted", True)],
+    ids=["one rung up", "to the top level", "two rungs at once", "back down"],
+)
+def test_which_single_outlet_moves_are_held_for_confirmation(source: str, target: str, held: bool) -> None:
+    from monitor.story.reducer import _needs_confirmation
+
+    assert _needs_confirmation(STORY.threads["ban"], source, target) is held
+
+
+def test_a_denial_from_another_outlet_corrects_an_unconfirmed_act_and_the_thread_goes_back() -> None:
+    reported = run(item("Ministry bans Acme imports", "a.test", 0))
+    corrected = run(item("Ministry has not banned Acme imports, spokesman says", "b.test", 60), state=reported.state)
+    [dev] = corrected.developments
+    assert "earlier report not confirmed" in dev.title
+    assert (dev.from_state, dev.to_state) == ("banned", "none")
+    assert corrected.state.threads["ban"].state == "none"
+
+
+def test_a_denial_does_not_undo_a_confirmed_act() -> None:
+    confirmed = run(item("Ministry bans Acme imports", "wire.test", 0, kind=SourceKind.WIRE))
+    denied = run(item("Ministry has not banned Acme imports, spokesman says", "b.test", 60), state=confirmed.state)
+    assert all("not confirmed" not in d.title for d in denied.developments)
+    assert denied.state.threads["ban"].state == "banned"
 
 
 LAWSUIT = [
