@@ -6,7 +6,8 @@ clause's actor for a cue whose object stands right of it (active voice, headline
 - passive with an agent: "Anthropic designated by the Pentagon": the words after "by";
 - otherwise the head of the subject: the named party or proper name nearest before the cue in its clause
   ("Trump envoy Witkoff meets Putin": Witkoff). A possessor is not the actor: in "the president's envoy
-  meets the rival leader" the envoy acts, not the president.
+  meets the rival leader" the envoy acts, not the president. A subject naming someone else by role ("rival
+  lab", "another AI company", "competitors") is another actor whatever the parties.
 
 The actor is *another* one when it is a party outside ``by``, a possessor's agent, or a capitalised name that
 none of the story's terms (relevance terms, parties, objects, mentions) knows ("Spirit Airlines terminates its
@@ -32,6 +33,13 @@ HEAD_GAP_WORDS = 4
 _CAPITALISED = re.compile(r"(?<![\w'’])[A-Z][\w'’.&-]*(?:\s+(?:(?:of|de|al)\s+)?[A-Z][\w'’.&-]*)*")
 _POSSESSIVE = re.compile(r"^['’]s?\s+(\w+)")
 _LOCATIVE = frozenset({"in", "at", "of", "from", "near", "outside", "inside", "across", "for", "with", "to", "on"})
+_RIVAL = re.compile(
+    r"\b(?:rivals?|competitors?|(?:an)?other|fellow)(?:\s+\w+)?\s+"
+    r"(?:labs?|firms?|compan(?:y|ies)|startups?|makers?|carmakers?|automakers?|airlines?|unions?|countr(?:y|ies)|"
+    r"nations?|governments?|developers?|providers?|contractors?|vendors?|suppliers?|bidders?|buyers?)\b"
+    r"|\b(?:rivals?|competitors?)\b"
+)
+"""A subject that names someone else by role: "rival lab", "another AI company", "competitors"."""
 _AGENT = re.compile(r"^\W*by\s+")
 
 
@@ -64,6 +72,9 @@ class Actors:
 
     def other_actor(self, line: str, folded: str, start: int, end: int, allowed: frozenset[str]) -> str | None:
         """Why the cue at ``[start, end)`` is another actor's act ("actor: Spirit Airlines"), or None."""
+        rival = _RIVAL.search(" ".join(folded[clause_start(folded, start) : start].split()[-HEAD_GAP_WORDS - 2 :]))
+        if rival is not None:
+            return f"actor: {rival.group(0)}"  # "rival lab reaches Pentagon agreement": someone else's deal
         agent = _AGENT.match(folded[end:])
         if agent is not None:
             a_start = end + agent.end()

@@ -90,6 +90,10 @@ def signal_reason(signal: Signal) -> str:
             f"cue {signal.cue!r} negated: evidence only, never a move"
     if signal.state_id:
         return f"cue {signal.cue!r} only mentioned"
+    if q and q.startswith("actor: "):
+        return f"cue {signal.cue!r} is another actor's act ({q.removeprefix('actor: ')}): a mention, never a move"
+    if q:
+        return f"cue {signal.cue!r} is a mention ({q}), never a move"
     return f"{signal.cue!r} names the thread without a state cue, or the cue is used as a noun"
 
 
@@ -103,6 +107,9 @@ def _verdict(evidence: Evidence, before: StoryState, compiled: CompiledStory) ->
     if evidence.action == "joined":
         return (f"{evidence.thread_id}: joins development {evidence.development} (the same move already reported;"
                 " a new outlet can confirm it, it does not alert again)")
+    if evidence.action == "corrected" and thread is not None:
+        return (f"{evidence.thread_id}: correction: the unconfirmed report is denied by another outlet; the thread "
+                f"goes back to {thread.label_of(evidence.state_id or '')}")
     if evidence.action == "ignored" and evidence.mode == "negated":
         return "no move: every state cue is negated; kept as evidence"
     if evidence.action == "ignored" and thread is not None:
