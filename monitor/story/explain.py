@@ -136,7 +136,7 @@ def explain(compiled: CompiledStory, state: StoryState, deadlines: Mapping[str, 
             now: datetime) -> Explanation:
     """Explain ``item`` against the story ``state`` and its ``deadlines`` states by id (none is changed)."""
     story = compiled.story
-    decision = compiled.relevance.match(item)
+    decision = compiled.match(item)
     signals: list[SignalReason] = []
     for where, text in (("title", item.title), ("summary", item.summary)):
         if not text:

@@ -112,7 +112,7 @@ def _process(
     if seen_key in state.seen:
         out.append(Evidence(item.item_id, "duplicate"))
         return
-    decision = engine.relevance.match(item)
+    decision = engine.match(item)
     if not decision.relevant:
         out.append(Evidence(item.item_id, "irrelevant"))
         return
@@ -134,7 +134,7 @@ def _process(
             continue
         result = _apply_thread(story, state, tid, moving, item, key, touched)
         out.append(result)
-        claimed = claimed or result.action != "ignored"  # a signal that cannot move its thread is news for the pool
+        claimed = claimed or not _dead_end(result, state.threads[tid].state)
     if not claimed:
         joined = _join_rewrite(engine, state, by_thread, item, key, touched)
         if joined is not None:
@@ -144,6 +144,13 @@ def _process(
         elif story.new_developments.enabled:
             out.append(_pool(engine, state, item, key, words, touched))
     state.vocabulary.add(s for s, _ in words)
+
+
+def _dead_end(result: Evidence, current: str) -> bool:
+    """An act the thread cannot make from where it stands (not a restatement of the state it is in): the item
+    goes to the pool of untracked news rather than being dropped, so "Ministry lifts ban" before any ban can
+    still become a new development. Threats and restatements are not news."""
+    return result.action == "ignored" and result.mode == SignalMode.ACT.value and result.state_id != current
 
 
 def _target(thread: ThreadConfig, signal: Signal) -> str | None:

@@ -61,6 +61,7 @@ class RelevanceDecision:
     relevant: bool
     terms: tuple[str, ...] = ()
     excluded_by: str | None = None
+    missing: int = 0  # how many groups had no term (0 when relevant or excluded)
 
 
 class RelevanceMatcher:
@@ -83,12 +84,18 @@ class RelevanceMatcher:
             if hit:
                 return RelevanceDecision(False, (), self._exclude_names.get(_key(hit.group(0)), hit.group(0)))
         terms: list[str] = []
+        missing = 0
         for pattern, names in self._groups:
             hit = pattern.search(folded)
             if hit is None:
-                return RelevanceDecision(False, tuple(terms))
+                missing += 1
+                continue
             terms.append(names.get(_key(hit.group(0)), hit.group(0)))
-        return RelevanceDecision(True, tuple(terms))
+        return RelevanceDecision(missing == 0, tuple(terms), missing=missing)
+
+    @property
+    def groups(self) -> int:
+        return len(self._groups)
 
 
 def _key(phrase: str) -> str:

@@ -47,3 +47,31 @@ def test_advance_and_copy_leave_the_given_state_exactly_as_it_was() -> None:
     advance(engine, first, [_item(9, "Anthropic Pentagon budget hearing again in Congress")], NOW)
     assert first.to_json() == before
     assert first._index is index_before and copied._index is not index_before
+
+
+def test_an_item_missing_one_relevance_group_is_relevant_when_a_thread_cue_of_the_story_acts_in_it() -> None:
+    from datetime import UTC, datetime
+
+    from monitor.config.schema import StoryConfig
+    from monitor.domain import Item
+    from monitor.story.compiled import CompiledStory
+
+    story = StoryConfig.model_validate({
+        "id": "uaw", "title": "UAW strike",
+        "relevance": {"require": [["UAW", "union"], ["Ford", "GM"]]},
+        "threads": {"strike": {
+            "objects": ["Ford", "GM", "plant"],
+            "states": [{"id": "none", "level": 0, "kind": "initial"},
+                       {"id": "expanded", "level": 2, "cues": ["strike widens"]}],
+            "transitions": {"none": ["expanded"]}}},
+    })
+    compiled = CompiledStory(story)
+    at = datetime(2023, 9, 29, tzinfo=UTC)
+
+    def decide(title: str) -> tuple[bool, tuple[str, ...]]:
+        decision = compiled.match(Item("f", "1", title, "", "https://x.test/1", "x.test", at, at))
+        return decision.relevant, decision.terms
+
+    assert decide("Strike widens to Ford's Chicago plant") == (True, ("Ford", "cue 'strike widens'"))
+    assert decide("Ford recalls pickups over brake fault")[0] is False  # one group, no cue: not the story
+    assert decide("Strike widens at a Korean shipyard")[0] is False  # no group at all: a cue alone is not enough

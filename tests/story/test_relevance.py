@@ -32,7 +32,7 @@ STORY = StoryConfig.model_validate(
         ("Anthropic et la defense", True, ("Anthropic", "Défense"), None),  # accents folded both ways
         ("Anthropic et la DÉFENSE", True, ("Anthropic", "Défense"), None),
         ("Anthropic raises money", False, ("Anthropic",), None),  # second group missing
-        ("Pentagon budget", False, (), None),
+        ("Pentagon budget", False, ("Pentagon",), None),  # every group is read: the first is missing
         ("Anthropics and Pentagons", False, (), None),  # whole words only
         ("Anthropic drives a Dodge to the Pentagon", True, ("Anthropic", "Pentagon"), None),
         ("Anthropic drives a Dodge", False, ("Anthropic",), None),  # DoD is not Dodge
