@@ -41,6 +41,23 @@ _RIVAL = re.compile(
 )
 """A subject that names someone else by role: "rival lab", "another AI company", "competitors"."""
 _AGENT = re.compile(r"^\W*by\s+")
+_LATER_AGENT = re.compile(r"\bby\s+")
+_PASSIVE_AUX = frozenset({"is", "was", "are", "were", "be", "been", "being", "gets", "got", "get"})
+
+
+def _agent_start(folded: str, end: int, participle: bool) -> int | None:
+    """Where the agent of a passive participle begins: right after it ("designated by") or later in its clause
+    ("designated a supply chain risk by the Pentagon"); None for an active verb or when there is none."""
+    if not participle:
+        return None  # "blocks the designation by the Pentagon": "by" belongs to the noun, not to "blocks"
+    right_after = _AGENT.match(folded[end:])
+    if right_after is not None:
+        return end + right_after.end()
+    if participle:
+        later = _LATER_AGENT.search(folded, end, clause_end(folded, end))
+        if later is not None:
+            return later.end()
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,25 +87,34 @@ class Actors:
             known += list(deadline.subjects)
         self._known = phrase_pattern(known)
 
-    def other_actor(self, line: str, folded: str, start: int, end: int, allowed: frozenset[str]) -> str | None:
-        """Why the cue at ``[start, end)`` is another actor's act ("actor: Spirit Airlines"), or None."""
+    def other_actor(self, line: str, folded: str, start: int, end: int, allowed: frozenset[str],
+                    participle: bool = False, objects: re.Pattern[str] | None = None) -> str | None:
+        """Why the cue at ``[start, end)`` is another actor's act ("actor: Spirit Airlines"), or None.
+
+        ``participle``: the cue's verb is a past participle, so the clause may be passive: the agent is the
+        party after "by" later in the clause ("Anthropic designated a supply chain risk by Pentagon"), and a
+        subject that is one of the thread's ``objects`` is the one acted on, not the actor."""
         rival = _RIVAL.search(" ".join(folded[clause_start(folded, start) : start].split()[-HEAD_GAP_WORDS - 2 :]))
         if rival is not None:
             return f"actor: {rival.group(0)}"  # "rival lab reaches Pentagon agreement": someone else's deal
-        agent = _AGENT.match(folded[end:])
-        if agent is not None:
-            a_start = end + agent.end()
+        a_start = _agent_start(folded, end, participle)
+        if a_start is not None:
             a_end = min(clause_end(folded, a_start), a_start + 60)
             for hit in self._party_hits(folded, a_start, a_end):
                 if allowed and hit.party not in allowed:
                     return f"actor: {hit.text}"
                 return None
             return None
+        left = folded[clause_start(folded, start) : start].split()
+        if participle and left and left[-1] in _PASSIVE_AUX:
+            return None  # "Anthropic is designated": passive with no agent named
         head = self._head(line, folded, start)
         if head is None:
             return None
         if head.party is not None and (not allowed or head.party in allowed):
             return None
+        if participle and objects is not None and objects.search(fold(head.text)):
+            return None  # headline passive: "Anthropic designated a supply chain risk": Anthropic is acted on
         return f"actor: {head.text}"
 
     def _party_hits(self, folded: str, start: int, end: int) -> list[_Head]:

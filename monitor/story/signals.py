@@ -261,7 +261,8 @@ class SignalReader:
             span = (offset + start, offset + end)
             mention = _mention_reason(folded, start, end, cue.cue)
             if mention is None and place.side in ("right", "names"):
-                mention = self._actors.other_actor(line, folded, start, end, cue.actors)
+                mention = self._actors.other_actor(line, folded, start, end, cue.actors,
+                                                   _participle(folded, start, end, cue.cue), cue.objects)
             if mention is not None and mention.startswith("gerund"):
                 mode, qualifier = self._modality.before(line, start)
                 ends_phrase = qualifier is not None and mention.endswith(f"{qualifier.split()[-1]!r}")

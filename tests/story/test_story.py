@@ -76,7 +76,8 @@ def moves(outcome: StoryOutcome) -> list[tuple[str | None, str | None, str]]:
         "Ministry may ban Acme",
         "Will the ministry ban Acme?",
         "Minister weighs banning Acme",
-        "Ministry reportedly bans Acme",
+        "Ministry takes first step toward banning Acme",
+        "Ministry paves the way for an Acme ban",
     ],
 )
 def test_a_hedge_never_moves_to_the_act_state_only_to_the_threat(title: str) -> None:
@@ -92,6 +93,13 @@ def test_negations_and_mentions_are_no_development(title: str) -> None:
     outcome = run(item(title, "a.test"))
     assert outcome.developments == ()
     assert outcome.state.threads["ban"].state == "none"
+
+
+def test_an_attributed_act_is_an_act_held_for_confirmation_not_a_hedge() -> None:
+    outcome = run(item("Ministry reportedly bans Acme", "a.test"))  # attribution is evidence, not modality
+    [dev] = outcome.developments
+    assert (dev.to_state, dev.confidence, dev.severity) == ("banned", Confidence.REPORTED, Severity.WARNING)
+    assert dev.title.endswith("(unconfirmed, one outlet)")
 
 
 def test_a_move_outside_the_transitions_moves_nothing_and_goes_to_the_pool_as_news() -> None:
