@@ -15,7 +15,8 @@ Figures per story: key developments (K), caught (an alert citing one of its act 
 passing a ``deadline.passed``, within one poll of the first report), right (caught with the labelled thread and
 state, or the labelled new due time), late (the right alert, but only after one poll and within a day),
 false acts (a thread move decided by an item that is not labelled an act
-of that state: hedged, denied, a mention, irrelevant or another actor), noise (an alert whose items are all
+of that state: hedged, denied, a mention, irrelevant or another actor), false critical (a false act whose
+alert is critical as finally stored: one held at warning for confirmation and never confirmed is not), noise (an alert whose items are all
 irrelevant), wrong due (a deadline moved to a time no item gave), alerts (every story alert: thread moves, new
 developments, deadline changes, passing and resolution; not reminders) and alerts per key development.
 
@@ -162,6 +163,7 @@ class Score:
     caught: int = 0
     right: int = 0
     false_acts: int = 0
+    false_critical: int = 0
     noise: int = 0
     wrong_due: int = 0
     late: int = 0
@@ -174,7 +176,8 @@ class Score:
         return self.alerts / self.key if self.key else 0.0
 
     def add(self, other: Score) -> None:
-        for name in ("items", "key", "caught", "right", "late", "false_acts", "noise", "wrong_due", "alerts"):
+        for name in ("items", "key", "caught", "right", "late", "false_acts", "false_critical", "noise", "wrong_due",
+                     "alerts"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -215,6 +218,7 @@ def score(story: Story, settings: Settings, developments: list[dict[str, Any]]) 
             decider = cited[0] if cited else None
             if decider is None or not _supports(story_cfg, decider, dev["thread"], dev["to"]):
                 result.false_acts += 1
+                result.false_critical += dev.get("severity") == "critical"
                 result.false.append(f"{dev['thread']}->{dev['to']} on {ids[0] if ids else '?'}: {dev['title']}")
         if cited and not any(i.get("relevant", True) for i in cited):
             result.noise += 1
@@ -289,9 +293,9 @@ def run(split: str = "all") -> list[tuple[Score, Score]]:
 
 
 def markdown(rows: list[tuple[Score, Score]]) -> str:
-    head = ("| story | split | items | key | caught | right | late | false acts | noise | wrong due | alerts | "
-            "alerts/key | baseline caught | baseline false acts | baseline noise | baseline alerts |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+    head = ("| story | split | items | key | caught | right | late | false acts | false critical | noise | wrong due | "
+            "alerts | alerts/key | baseline caught | baseline false acts | baseline noise | baseline alerts |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
     lines = []
     for split in ("dev", "test"):
         total, base_total = Score("total " + split, split), Score("total " + split, split)
@@ -309,7 +313,7 @@ def markdown(rows: list[tuple[Score, Score]]) -> str:
 def _row(s: Score, b: Score, bold: bool = False) -> str:
     name = f"**{s.story}**" if bold else s.story
     return (f"| {name} | {s.split} | {s.items} | {s.key} | {s.caught} | {s.right} | {s.late} | {s.false_acts} | "
-            f"{s.noise} | "
+            f"{s.false_critical} | {s.noise} | "
             f"{s.wrong_due} | {s.alerts} | {s.per_development:.1f} | {b.caught} | {b.false_acts} | {b.noise} | "
             f"{b.alerts} |")
 
