@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor.app import watchdog
-from monitor.app.deadlines import load_deadline_states
+from monitor.app.deadlines import deadline_thread_states, load_deadline_states
 from monitor.app.deliver import deliver_due, message_context
 from monitor.clock import Clock
 from monitor.config.schema import FeedConfig, Settings, StoryConfig
@@ -364,7 +364,8 @@ class Service:
             for deadline in story.deadlines:
                 raw_d = tx.load_deadline_state(story.id, deadline.id)
                 d_state = DeadlineState.from_json(raw_d) if raw_d else initial_deadline_state(story, deadline)
-                d_state, d_devs = read_extensions(story, deadline, d_state, ordered, now)
+                d_state, d_devs = read_extensions(story, deadline, d_state, ordered, now,
+                                                  relevance=self.compiled[story.id].relevance)
                 tx.save_deadline_state(story.id, deadline.id, d_state.due_at, d_state.to_json(), now)
                 developments.extend(d_devs)
         for dev in developments:
@@ -386,9 +387,7 @@ class Service:
             for story in self.settings.stories:
                 if not story.deadlines:
                     continue
-                threads = {tid: row.state for tid, row in tx.thread_states(story.id).items()}
-                for tid, thread in story.threads.items():
-                    threads.setdefault(tid, thread.initial_state)
+                threads = deadline_thread_states(tx, story)
                 recent = tx.developments(story_id=story.id, since=now - RECENT_FOR_DEADLINES)
                 for deadline in story.deadlines:
                     raw = tx.load_deadline_state(story.id, deadline.id)
@@ -402,7 +401,8 @@ class Service:
                         # the configured due time was edited: start that deadline afresh from the new time
                         state = initial_deadline_state(story, deadline)
                         raw = None
-                    new_state, devs = evaluate(story, deadline, state, thread_states=threads, recent=recent, now=now)
+                    new_state, devs = evaluate(story, deadline, state, thread_states=threads.states, recent=recent,
+                                               now=now, unconfirmed=threads.unconfirmed)
                     if new_state != state or raw is None:
                         tx.save_deadline_state(story.id, deadline.id, new_state.due_at, new_state.to_json(), now)
                     for dev in devs:

@@ -10,15 +10,19 @@ one caught up later (after downtime) is stamped ``now``, when it was really sent
 the moment the resolving development happened (``now`` when only the current thread state is known).
 
 Reading an extension out of an item's text is :mod:`monitor.story.extensions` (``read_extension`` and
-``ExtensionReading`` stay importable from here); this module applies readings to the state.
+``ExtensionReading`` stay importable from here); this module applies readings to the state: a change of the due
+time (later or earlier) is one event however many outlets rewrite it (see :func:`read_extensions`).
+
+Resolution needs a CONFIRMED act: a resolving thread state reported by one ordinary outlet does not stop the
+reminders or the "passed" alert until a second outlet or a wire/primary source confirms it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from monitor.config.schema import DeadlineConfig, StoryConfig
@@ -26,6 +30,7 @@ from monitor.domain import Confidence, Development, DevelopmentKind, Item, Sever
 from monitor.durations import countdown, format_duration
 from monitor.story.extensions import ExtensionReading, read_extension, subject_pattern
 from monitor.story.lexicon import Modality
+from monitor.story.relevance import RelevanceDecision, RelevanceMatcher
 
 LATE_GRACE = timedelta(minutes=15)
 """A reminder or passing handled this late still carries its scheduled instant as ``at``."""
@@ -57,9 +62,19 @@ def _source_from(data: Mapping[str, Any]) -> Source:
                   source_kind=SourceKind(data.get("source_kind", "ordinary")))
 
 
+class Relevance(Protocol):
+    """What decides that an item is about the story (:class:`~monitor.story.relevance.RelevanceMatcher`)."""
+
+    def match(self, item: Item, /) -> RelevanceDecision: ...
+
+
 @dataclass(frozen=True)
 class DeadlineChange:
-    """One extension applied to the due time: from ``old_due`` to ``new_due``, learned ``at``."""
+    """One change applied to the due time (later or earlier): from ``old_due`` to ``new_due``, learned ``at``.
+
+    ``published`` is when the first report of it was published (the corroboration window and the window in
+    which rewrites are the same event run from there); states stored before it was kept fall back to ``at``.
+    """
 
     old_due: datetime
     new_due: datetime
@@ -67,21 +82,29 @@ class DeadlineChange:
     link: str | None
     outlet: str
     confidence: Confidence = Confidence.REPORTED
+    published: datetime | None = None
+
+    @property
+    def reported(self) -> datetime:
+        """When the change was first reported (``published``, or ``at`` for changes stored before it)."""
+        return self.published or self.at
 
     def to_json(self) -> dict[str, Any]:
         return {"old_due": _iso(self.old_due), "new_due": _iso(self.new_due), "at": _iso(self.at),
-                "link": self.link, "outlet": self.outlet, "confidence": self.confidence.value}
+                "link": self.link, "outlet": self.outlet, "confidence": self.confidence.value,
+                "published": _iso(self.published)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DeadlineChange:
         old, new, at = _dt(data["old_due"]), _dt(data["new_due"]), _dt(data["at"])
         assert old is not None and new is not None and at is not None
-        return cls(old, new, at, data["link"], data["outlet"], Confidence(data["confidence"]))
+        return cls(old, new, at, data["link"], data["outlet"], Confidence(data["confidence"]),
+                   _dt(data.get("published")))
 
 
 @dataclass(frozen=True)
 class PendingExtension:
-    """A REPORTED extension (already applied) waiting for a second outlet or a primary/wire source."""
+    """A REPORTED change (already applied) waiting for a second outlet or a primary/wire source."""
 
     key: str
     old_due: datetime
@@ -184,20 +207,28 @@ def _key(state: DeadlineState, *parts: object) -> str:
 
 
 def _resolution(deadline: DeadlineConfig, state: DeadlineState, thread_states: Mapping[str, str],
-                recent: Sequence[Development], now: datetime) -> tuple[str, datetime, Development | None] | None:
-    """The earliest configured resolver that happened before the due time, with its moment."""
+                recent: Sequence[Development], now: datetime,
+                unconfirmed: Collection[str] = ()) -> tuple[str, datetime, Development | None] | None:
+    """The earliest configured resolver that happened before the due time, with its moment.
+
+    Only a CONFIRMED development resolves: one reported by a single ordinary outlet is not yet an act the
+    deadline can rest on. A thread's current state stands in for its development when none is in ``recent``,
+    unless the thread is in ``unconfirmed`` (its current state rests on a development still only reported).
+    """
     found: list[tuple[datetime, str, Development | None]] = []
     mine = [d for d in recent if d.story_id == state.story_id and d.at < state.due_at]
     for ref in deadline.resolved_by:
         if ref in {k.value for k in DevelopmentKind}:
-            found += [(d.at, ref, d) for d in mine if d.kind.value == ref]
+            found += [(d.at, ref, d) for d in mine if d.kind.value == ref and d.confidence is Confidence.CONFIRMED]
             continue
         thread_id, _, state_id = ref.partition(".")
         changes = [d for d in mine if d.kind is DevelopmentKind.THREAD_CHANGE
                    and d.thread_id == thread_id and d.to_state == state_id]
-        found += [(d.at, ref, d) for d in changes]
-        # the current state alone proves "before due" only while the due time has not come yet
-        if not changes and thread_states.get(thread_id) == state_id and now < state.due_at:
+        found += [(d.at, ref, d) for d in changes if d.confidence is Confidence.CONFIRMED]
+        # the current state alone proves "before due" only while the due time has not come yet, and only when
+        # nothing says it is unconfirmed (no reported-only development for it, the thread not in ``unconfirmed``)
+        if (not changes and thread_states.get(thread_id) == state_id and thread_id not in unconfirmed
+                and now < state.due_at):
             found.append((now, ref, None))
     if not found:
         return None
@@ -208,17 +239,19 @@ def _resolution(deadline: DeadlineConfig, state: DeadlineState, thread_states: M
 # ---------------------------------------------------------------------------------------------- evaluate
 def evaluate(story: StoryConfig, deadline: DeadlineConfig, state: DeadlineState, *,
              thread_states: Mapping[str, str], recent: Sequence[Development],
-             now: datetime) -> tuple[DeadlineState, tuple[Development, ...]]:
+             now: datetime, unconfirmed: Collection[str] = ()) -> tuple[DeadlineState, tuple[Development, ...]]:
     """Advance one deadline to ``now``: at most one reminder, a resolution, or the passing.
 
     ``thread_states`` maps thread id to its current state id; ``recent`` is the story's recent developments
-    (resolvers by kind, thread changes for the exact resolution moment, and the recap of a passing).
+    (resolvers by kind, thread changes for the exact resolution moment, and the recap of a passing);
+    ``unconfirmed`` names the threads whose current state rests on a development that is still only REPORTED
+    (see ``monitor.app.deadlines.deadline_thread_states``). Only a CONFIRMED act resolves the deadline.
     """
     if state.resolved_at is not None or state.passed_at is not None:
         return state, ()
     due = state.due_at
     all_offsets = reminder_offsets(deadline)
-    resolved = _resolution(deadline, state, thread_states, recent, now)
+    resolved = _resolution(deadline, state, thread_states, recent, now, unconfirmed)
     if resolved is not None:
         ref, at, dev = resolved
         what = ref.rpartition(".")[2].replace("_", " ")
@@ -284,39 +317,61 @@ def _modality(story: StoryConfig) -> Modality:
     return Modality(story.signals.hedges, story.signals.negations)
 
 
-def _confirms(item: Item, pending: PendingExtension, reading: ExtensionReading, story: StoryConfig) -> bool:
-    """A second independent outlet (or a primary/wire source) reporting the same new day, in the window."""
-    zone = ZoneInfo(story.zone)
-    same_day = reading.new_due.astimezone(zone).date() == pending.new_due.astimezone(zone).date()
+def _confirms(item: Item, pending: PendingExtension, story: StoryConfig) -> bool:
+    """A second independent outlet (or a primary/wire source) reporting the pending change, in the window."""
     independent = item.outlet_key not in pending.outlets or item.source_kind is not SourceKind.ORDINARY
-    in_window = abs(item.published - pending.published) <= story.corroboration_window
-    return same_day and independent and in_window
+    return independent and abs(item.published - pending.published) <= story.corroboration_window
+
+
+def _same_day(one: datetime, other: datetime, zone: ZoneInfo) -> bool:
+    return one.astimezone(zone).date() == other.astimezone(zone).date()
+
+
+def _rewrite_of(reading: ExtensionReading, recent: Sequence[DeadlineChange], zone: ZoneInfo) -> DeadlineChange | None:
+    """The recent change a reading reports again (its new time on the same local day), latest first."""
+    for change in reversed(recent):
+        if _same_day(reading.new_due, change.new_due, zone):
+            return change
+    return None
 
 
 def _change_development(story: StoryConfig, deadline: DeadlineConfig, pending: PendingExtension,
                         confidence: Confidence) -> Development:
     old, new = pending.old_due, pending.new_due
+    earlier = new < old
     outlets = ", ".join(dict.fromkeys(s.outlet for s in pending.sources))
+    moved = "was moved earlier" if earlier else "moved"
     return Development(
         key=pending.key, kind=DevelopmentKind.DEADLINE_CHANGED, story_id=story.id, at=pending.at,
-        title=f"Deadline moved to {local_text(new, deadline.zone)}: {deadline.title}",
+        title=f"Deadline moved {'earlier ' if earlier else ''}to {local_text(new, deadline.zone)}: {deadline.title}",
         severity=Severity.WARNING, confidence=confidence, sources=pending.sources, cues=pending.cues,
-        summary=f"{outlets} report{'s' if len(pending.sources) == 1 else ''} that {deadline.title} moved from "
+        summary=f"{outlets} report{'s' if len(pending.sources) == 1 else ''} that {deadline.title} {moved} from "
                 f"{local_text(old, deadline.zone)} to {local_text(new, deadline.zone)} ({iso_utc(new)}).",
-        details={"deadline": deadline.id, "old_due": iso_utc(old), "new_due": iso_utc(new)},
+        details={"deadline": deadline.id, "old_due": iso_utc(old), "new_due": iso_utc(new),
+                 "direction": "earlier" if earlier else "later"},
     )
 
 
 def read_extensions(story: StoryConfig, deadline: DeadlineConfig, state: DeadlineState, items: Sequence[Item],
-                    now: datetime) -> tuple[DeadlineState, tuple[Development, ...]]:
-    """Apply extensions reported by ``items`` (the story's new items) to the due time.
+                    now: datetime, *, relevance: Relevance | None = None,
+                    ) -> tuple[DeadlineState, tuple[Development, ...]]:
+    """Apply changes of the due time (later or earlier) reported by ``items`` (the story's new items).
 
-    One ordinary outlet moves the due time at once with REPORTED confidence; a second independent outlet, or a
-    primary/wire source, within the story's corroboration window makes it CONFIRMED (the same development key,
-    re-emitted). Hedged or negated reports, unreadable times and times not later than the current due change
-    nothing. A resolved deadline ignores extensions. Reminders restart for the new due time; those whose time
-    is already past at ``now`` are marked handled (the change alert itself tells the user). In a story with
-    several deadlines a report moves only those whose subject it names (see ``extensions.subject_pattern``).
+    Only items relevant to the story count (``relevance``: the story's compiled ``RelevanceMatcher``, every
+    ``relevance.require`` group; built from ``story`` when not given), and not stale ones (published more than
+    the story's ``recent_window`` before ``now``).
+
+    A change is one event. One ordinary outlet moves the due time at once with REPORTED confidence; a second
+    independent outlet, or a primary/wire source, within the story's corroboration window makes it CONFIRMED
+    (the same development key, re-emitted). Within that window of a change's first report, a report of the
+    same new day is a rewrite of it, never a new move: it corroborates the change in force, and a rewrite of a
+    change since superseded is ignored. A relative amount ("another 48 hours") read within the window applies
+    to the deadline in force when the first change of the window was reported, so rewrites never stack. A
+    report of exactly the current due time changes nothing. Hedged or negated reports and unreadable times
+    change nothing; a passed deadline is never moved earlier. A resolved deadline ignores changes. Reminders
+    restart for the new due time; those whose time is already past at ``now`` are marked handled (the change
+    alert itself tells the user). In a story with several deadlines a report moves only those whose subject it
+    names (see ``extensions.subject_pattern``).
     """
     if state.resolved_at is not None:
         return state, ()
@@ -324,30 +379,38 @@ def read_extensions(story: StoryConfig, deadline: DeadlineConfig, state: Deadlin
     if pending is not None and now - pending.at > story.corroboration_window:
         state = replace(state, pending_extension=None)
     out: dict[str, Development] = {}
-    modality, subjects = _modality(story), subject_pattern(story, deadline)
+    matcher = relevance if relevance is not None else RelevanceMatcher(story)
+    modality, subjects, zone = _modality(story), subject_pattern(story, deadline), ZoneInfo(story.zone)
     for item in sorted(items, key=lambda i: (i.published, i.item_id)):
+        if item.published < now - story.recent_window or not matcher.match(item).relevant:
+            continue
+        recent = [c for c in state.changes if abs(item.published - c.reported) <= story.corroboration_window]
+        base = recent[0].old_due if recent else state.due_at
         reading = read_extension(item.text, item.published, state.due_at, story.zone, modality,
-                                 deadline.extension_cues, subjects)
+                                 deadline.extension_cues, subjects, relative_to=base)
         if reading is None:
             continue
-        pending = state.pending_extension
-        if pending is not None and _confirms(item, pending, reading, story):
-            pending = replace(pending, outlets=(*pending.outlets, item.outlet_key),
-                              sources=(*pending.sources, Source.from_item(item)))
-            changes = tuple(replace(c, confidence=Confidence.CONFIRMED) if c.new_due == pending.new_due else c
-                            for c in state.changes)
-            state = replace(state, pending_extension=None, changes=changes)
-            out[pending.key] = _change_development(story, deadline, pending, Confidence.CONFIRMED)
+        rewritten = _rewrite_of(reading, recent, zone)
+        if rewritten is not None or reading.new_due == state.due_at:
+            pending = state.pending_extension
+            current = rewritten is None or rewritten.new_due == state.due_at
+            if current and pending is not None and pending.new_due == state.due_at and _confirms(item, pending, story):
+                pending = replace(pending, outlets=(*pending.outlets, item.outlet_key),
+                                  sources=(*pending.sources, Source.from_item(item)))
+                changes = tuple(replace(c, confidence=Confidence.CONFIRMED) if c.new_due == pending.new_due else c
+                                for c in state.changes)
+                state = replace(state, pending_extension=None, changes=changes)
+                out[pending.key] = _change_development(story, deadline, pending, Confidence.CONFIRMED)
+            continue  # a rewrite of a change already applied (or of none): never a second move
+        if state.passed_at is not None and reading.new_due < state.due_at:
             continue
-        if reading.new_due <= state.due_at:
-            continue  # a repeat of an applied extension, an older one, or not an extension at all
         confidence = Confidence.REPORTED if item.source_kind is SourceKind.ORDINARY else Confidence.CONFIRMED
         new = reading.new_due
         candidate = PendingExtension(key=_key(state, "changed", iso_utc(new)), old_due=state.due_at, new_due=new,
                                      at=now, published=item.published, outlets=(item.outlet_key,),
                                      sources=(Source.from_item(item),), cues=(reading.cue,))
         handled = tuple(o for o in reminder_offsets(deadline) if new - timedelta(seconds=o) <= now)
-        change = DeadlineChange(state.due_at, new, now, item.link, item.outlet, confidence)
+        change = DeadlineChange(state.due_at, new, now, item.link, item.outlet, confidence, item.published)
         state = replace(state, due_at=new, reminders_sent=handled, changes=(*state.changes, change),
                         passed_at=state.passed_at if new <= now else None,
                         pending_extension=candidate if confidence is Confidence.REPORTED else None)

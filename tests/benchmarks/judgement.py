@@ -14,14 +14,13 @@ For each story under tests/judgement/stories/ (items.yaml with labels, config.to
 Figures per story: key developments (K), caught (an alert citing one of its act items, or for a deadline
 passing a ``deadline.passed``, within one poll of the first report), right (caught with the labelled thread and
 state, or the labelled new due time), late (the right alert, but only after one poll and within a day),
-false acts (a thread move decided by an item that is not labelled an act
-of that state: hedged, denied, a mention, irrelevant or another actor), false critical (a false act whose
-alert is critical as finally stored: one held at warning for confirmation and never confirmed is not), noise (an alert whose items are all
+false acts (a thread move decided by an item that is not labelled an act of that state: hedged, denied, a
+mention, irrelevant or another actor), false critical (a false act whose alert is critical as finally stored:
+one held at warning for confirmation and never confirmed is not), noise (an alert whose items are all
 irrelevant), wrong due (a deadline moved to a time no item gave), alerts (every story alert: thread moves, new
-developments, deadline changes, passing and resolution; not reminders) and alerts per key development.
-
-The keyword baseline is what a plain keyword alert does: one alert per new item that matches every relevance
-group of the story's config (a party term and a threat term). It makes no claims, so it has no "right" column.
+developments, deadline changes, passing and resolution; not reminders) and alerts per key development. The
+keyword baseline is what a plain keyword alert does: one alert per new item that matches every relevance group
+of the story's config (a party term and a threat term). It makes no claims, so it has no "right" column.
 
 Not collected by pytest (the file name does not start with ``test_``); tests/story/test_judgement_floor.py runs
 the dev stories and keeps their figures from falling below the recorded ones (tests/judgement/recorded.json).

@@ -32,10 +32,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_story(story_id: str = "s", zone: str = "America/New_York", due: str = "2026-02-27T17:01:00",
-               reminders: Iterable[str] = ("24h", "3h", "1h"), **deadline: Any) -> StoryConfig:
+               reminders: Iterable[str] = ("24h", "3h", "1h"),
+               relevance: Iterable[str] = ("Anthropic", "Pentagon", "Hegseth", "deadline"),
+               **deadline: Any) -> StoryConfig:
     return StoryConfig.model_validate({
         "id": story_id, "title": f"Story {story_id}", "zone": zone,
-        "relevance": {"require": [["Anthropic"]]},
+        "relevance": {"require": [list(relevance)]},
         "threads": {
             "ultimatum": {"title": "The ultimatum", "transitions": {"issued": ["accepted", "rejected"]},
                           "states": [{"id": "issued", "title": "ultimatum issued", "level": 1, "kind": "initial"},
@@ -75,9 +77,10 @@ def item(title: str, published: datetime, outlet: str = "example.com", kind: Sou
                 fetched_at=published, source_kind=kind)
 
 
-def thread_change(thread: str, to: str, at: datetime, title: str = "change") -> Development:
+def thread_change(thread: str, to: str, at: datetime, title: str = "change",
+                  confidence: Confidence = Confidence.CONFIRMED) -> Development:
     return Development(key=f"s:{thread}:{to}", kind=DevelopmentKind.THREAD_CHANGE, story_id="s", at=at, title=title,
-                       severity=Severity.WARNING, thread_id=thread, to_state=to)
+                       severity=Severity.WARNING, thread_id=thread, to_state=to, confidence=confidence)
 
 
 # ------------------------------------------------------------------------------------------- reminders
