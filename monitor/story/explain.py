@@ -156,10 +156,10 @@ def explain(compiled: CompiledStory, state: StoryState, deadlines: Mapping[str, 
         if moves:
             verdicts.extend(f"deadline {deadline.id}: {m.title}" for m in moves)
         elif d_state.resolved_at is not None:
-            verdicts.append(f"deadline {deadline.id}: already resolved; extensions are not read")
+            verdicts.append(f"deadline {deadline.id}: already resolved; deadline changes are not read")
         else:
-            verdicts.append(f"deadline {deadline.id}: no extension read (no extension cue with a later time, or "
-                            "the cue is hedged, negated or used as a noun)")
+            verdicts.append(f"deadline {deadline.id}: no deadline change read (no change cue with a readable time, "
+                            "or the cue is hedged, negated, used as a noun or names the span already in force)")
     developments = tuple(
         {"key": d.key, "kind": d.kind.value, "severity": d.severity.label, "confidence": d.confidence.value,
          "title": d.title, "thread": d.thread_id, "from": d.from_state, "to": d.to_state}

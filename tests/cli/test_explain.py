@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from freezegun import freeze_time
 
 from monitor.cli.main import main
 
@@ -45,6 +46,45 @@ def test_explain_gives_relevance_signals_and_a_verdict_in_words(construction: st
     for line in lines:
         if line.startswith("signal "):
             assert "cue" in line or "names the thread" in line  # every signal says why it has its mode
+
+
+# what a careful editor answers for each construction: (signal that must be read, verdict words, alert words or
+# "" for no alert); the deadline readings are taken two days before the shipped Friday deadline
+ANSWERS = {
+    "a step toward an act": ("designation.designated: threat, cue 'blacklist' hedged by 'toward'",
+                             "moves not threatened -> designation threatened", "designation threatened"),
+    "a negation the lexicon lacks": ("ultimatum.accepted: negated, cue 'accepts' negated by 'cannot'",
+                                     "no move: every state cue is negated", ""),
+    "another party's act": ("negotiations: mention, cue 'reach agreement' is another actor's act (rival lab)",
+                            "no thread move", ""),
+    "a participle of a known state": ("designation: mention, cue 'blacklist' is a mention (participle before a noun)",
+                                      "no thread move", ""),
+    "a hedge after the cue": ("ultimatum: mention", "deadline friday-ultimatum: no deadline change read", ""),
+    "a noun use": ("signals: none", "deadline friday-ultimatum: no deadline change read", ""),
+    "one extension in many rewrites": ("ultimatum.extended: act", "Deadline moved to Mon 2026-04-13 18:01 EDT",
+                                       "[warning] Deadline moved to Mon 2026-04-13 18:01 EDT"),
+    "a subject-first event": ("negotiations.collapsed: act, cue 'talks collapse'",
+                              "moves talks ongoing -> talks collapsed",
+                              "[warning] Negotiations: talks collapsed (was: talks ongoing) (unconfirmed, one outlet)"),
+    "a recurring act": ("ultimatum.extended: act", "Deadline moved to Fri 2026-03-20 17:01 EDT",
+                        "[warning] Deadline moved to Fri 2026-03-20 17:01 EDT"),
+}
+
+
+@pytest.mark.parametrize(("construction", "headline"), CONSTRUCTIONS, ids=[c for c, _ in CONSTRUCTIONS])
+def test_explain_answers_each_hard_construction_as_an_editor_would(construction: str, headline: str) -> None:
+    signal, verdict, alert = ANSWERS[construction]
+    with freeze_time("2026-02-25T15:00:00Z"):
+        code, out = _explain(headline, "--fresh")
+    assert code == 0, out
+    lines = out.splitlines()
+    assert any(line.startswith(("signal " + signal, signal)) for line in lines), out
+    assert any(line.startswith("verdict: ") and verdict in line for line in lines), out
+    alerts = [line for line in lines if line.startswith("would alert: ")]
+    if alert:
+        assert any(alert in line for line in alerts), out
+    else:
+        assert alerts == [], out
 
 
 def test_explain_json_names_the_hedge_that_made_a_cue_a_threat() -> None:
