@@ -6,8 +6,10 @@ clause's actor for a cue whose object stands right of it (active voice, headline
 - passive with an agent: "Anthropic designated by the Pentagon": the words after "by";
 - otherwise the head of the subject: the named party or proper name nearest before the cue in its clause
   ("Trump envoy Witkoff meets Putin": Witkoff). A possessor is not the actor: in "the president's envoy
-  meets the rival leader" the envoy acts, not the president. A subject naming someone else by role ("rival
-  lab", "another AI company", "competitors") is another actor whatever the parties.
+  meets the rival leader" the envoy acts, not the president; so does "Trump envoy Witkoff". A name before a
+  people noun ("Pentagon officials", "Ford workers") still acts; a name before a thing ("GM deal ends the
+  strike", "GM's Arlington plant walks out") is no evidence of who acts. A subject naming someone else by
+  role ("rival lab", "another AI company", "competitors") is another actor whatever the parties.
 
 The actor is *another* one when it is a party outside ``by``, a possessor's agent, or a capitalised name that
 none of the story's terms (relevance terms, parties, objects, mentions) knows ("Spirit Airlines terminates its
@@ -40,6 +42,27 @@ _RIVAL = re.compile(
     r"|\b(?:rivals?|competitors?)\b"
 )
 """A subject that names someone else by role: "rival lab", "another AI company", "competitors"."""
+ENVOYS: frozenset[str] = frozenset(
+    {"envoy", "envoys", "emissary", "emissaries", "ally", "allies", "adviser", "advisers", "advisor", "advisors",
+     "aide", "aides", "partner", "partners", "counterpart", "counterparts", "proxy", "proxies", "surrogate",
+     "surrogates", "rival", "rivals", "subsidiary", "unit"}
+)
+"""Nouns after a name that make someone else the actor: "the president's envoy", "Trump envoy Witkoff"."""
+
+REPRESENTATIVES: frozenset[str] = frozenset(
+    {"officials", "official", "spokesman", "spokeswoman", "spokesperson", "lawyers", "attorneys", "negotiators",
+     "executives", "leaders", "leadership", "chief", "ceo", "boss", "board", "team", "staff", "management",
+     "workers", "members", "secretary", "administration", "employees", "strikers", "union", "unions", "pilots",
+     "machinists", "shareholders", "stockholders", "directors", "government", "ministry", "department", "says",
+     "said"}
+)
+"""Nouns after a name that keep the name as the actor: "Pentagon officials designate", "Ford workers ratify"."""
+
+_FILLERS = frozenset(
+    {"is", "was", "are", "were", "has", "have", "had", "will", "would", "could", "may", "might", "to", "also", "now",
+     "again", "still", "not", "never", "on", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+     "sunday", "today", "tonight", "finally", "formally", "officially", "quietly", "just", "then", "and"}
+)
 _AGENT = re.compile(r"^\W*by\s+")
 _LATER_AGENT = re.compile(r"\bby\s+")
 _PASSIVE_AUX = frozenset({"is", "was", "are", "were", "be", "been", "being", "gets", "got", "get"})
@@ -156,9 +179,18 @@ class Actors:
         between = folded[head.end : cue_start]
         possessor = _POSSESSIVE.match(between)
         if possessor is not None:
-            return _Head(head.start, head.end + possessor.end(), None, f"{head.text}'s {possessor.group(1)}")
+            noun = possessor.group(1)
+            if noun in ENVOYS:
+                return _Head(head.start, head.end + possessor.end(), None, f"{head.text}'s {noun}")
+            return None  # "GM's Arlington plant walks out": the plant's people act, not GM; no evidence either way
         if len(between.split()) > HEAD_GAP_WORDS:
             return None
+        following = [w for w in between.split() if w not in _FILLERS and not w.endswith("ly")]
+        if following and following[0].isalpha():
+            if following[0] in ENVOYS:
+                return _Head(head.start, head.end, None, f"{head.text} {following[0]}")  # "Trump envoy meets Putin"
+            if following[0] not in REPRESENTATIVES:
+                return None  # the name modifies a thing: "GM deal ends the strike" is the deal, not GM acting
         return head
 
 

@@ -30,7 +30,7 @@ from functools import lru_cache
 
 from monitor.config.schema import StoryConfig, ThreadConfig
 from monitor.domain import SignalMode, StateKind
-from monitor.story.actors import Actors
+from monitor.story.actors import ENVOYS, Actors
 from monitor.story.lexicon import Modality
 from monitor.story.relevance import fold, phrase_pattern
 from monitor.story.text import BACKGROUND, opener
@@ -260,6 +260,10 @@ class SignalReader:
                 continue
             span = (offset + start, offset + end)
             mention = _mention_reason(folded, start, end, cue.cue)
+            if mention is None and not cue.cue.split()[0].islower():
+                mention = _envoy_in_gap(folded[start:end], cue.cue)  # "Trump [envoy Witkoff] meets Putin"
+                if mention is not None:
+                    taken_until = start  # a cue that starts later ("Witkoff meets Putin") may still read the clause
             if mention is None and place.side in ("right", "names"):
                 mention = self._actors.other_actor(line, folded, start, end, cue.actors,
                                                    _participle(folded, start, end, cue.cue), cue.objects)
@@ -382,6 +386,14 @@ def _mention_reason(folded: str, start: int, end: int, cue: str) -> str | None:
     if background in BACKGROUND:
         return f"background clause ({background!r})"
     return None
+
+
+def _envoy_in_gap(matched: str, cue: str) -> str | None:
+    """A cue that starts with a name ("Trump meets Putin") matched across someone acting for that name
+    ("Trump envoy Witkoff meets Putin"): the envoy acts, not the name."""
+    gap = _gap_words(matched, cue).split()
+    envoy = next((w for w in gap if w in ENVOYS), None)
+    return f"actor: {cue.split()[0]} {envoy}" if envoy else None
 
 
 def _participle(folded: str, start: int, end: int, cue: str | None = None) -> bool:
