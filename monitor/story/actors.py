@@ -65,6 +65,7 @@ _FILLERS = frozenset(
 )
 _AGENT = re.compile(r"^\W*by\s+")
 _LATER_AGENT = re.compile(r"\bby\s+")
+_JOINT = re.compile(r"\s*(?:,|and|&|,\s*and)\s*")
 _PASSIVE_AUX = frozenset({"is", "was", "are", "were", "be", "been", "being", "gets", "got", "get"})
 
 
@@ -89,6 +90,7 @@ class _Head:
     end: int
     party: str | None  # party id, or None for a name the story does not know
     text: str
+    joint: tuple[_Head, ...] = ()  # this head and the names joined to it by "and" ("GM and UAW")
 
 
 class Actors:
@@ -134,8 +136,8 @@ class Actors:
         head = self._head(line, folded, start)
         if head is None:
             return None
-        if head.party is not None and (not allowed or head.party in allowed):
-            return None
+        if any(h.party is not None and (not allowed or h.party in allowed) for h in head.joint):
+            return None  # "Biden and McCarthy reach a deal": one of a joint subject is enough
         if participle and objects is not None and objects.search(fold(head.text)):
             return None  # headline passive: "Anthropic designated a supply chain risk": Anthropic is acted on
         return f"actor: {head.text}"
@@ -175,23 +177,41 @@ class Actors:
                 candidates.append(_Head(n_start, n_end, None, name.group(0).strip()))
         if not candidates:
             return None
+        if _second_predicate(folded[s0:cue_start]):
+            # "Anthropic meets Pentagon officials and rejects their demands": the clause's subject acts in both
+            # predicates; names after the first verb are its objects
+            first = min(candidates, key=lambda h: (h.start, -(h.end - h.start)))
+            return _Head(first.start, first.end, first.party, first.text, (first,))
         head = max(candidates, key=lambda h: (h.end, h.end - h.start))
+        joint = [head]
+        for other in sorted(candidates, key=lambda h: -h.end):
+            if other.end <= joint[-1].start and _JOINT.fullmatch(folded[other.end : joint[-1].start]):
+                joint.append(other)
+        head = _Head(head.start, head.end, head.party, head.text, tuple(joint))
         between = folded[head.end : cue_start]
         possessor = _POSSESSIVE.match(between)
         if possessor is not None:
             noun = possessor.group(1)
             if noun in ENVOYS:
-                return _Head(head.start, head.end + possessor.end(), None, f"{head.text}'s {noun}")
+                envoy = _Head(head.start, head.end + possessor.end(), None, f"{head.text}'s {noun}")
+                return _Head(envoy.start, envoy.end, None, envoy.text, (envoy,))
             return None  # "GM's Arlington plant walks out": the plant's people act, not GM; no evidence either way
         if len(between.split()) > HEAD_GAP_WORDS:
             return None
         following = [w for w in between.split() if w not in _FILLERS and not w.endswith("ly")]
         if following and following[0].isalpha():
-            if following[0] in ENVOYS:
-                return _Head(head.start, head.end, None, f"{head.text} {following[0]}")  # "Trump envoy meets Putin"
+            if following[0] in ENVOYS:  # "Trump envoy meets Putin"
+                envoy = _Head(head.start, head.end, None, f"{head.text} {following[0]}")
+                return _Head(envoy.start, envoy.end, None, envoy.text, (envoy,))
             if following[0] not in REPRESENTATIVES:
                 return None  # the name modifies a thing: "GM deal ends the strike" is the deal, not GM acting
         return head
+
+
+def _second_predicate(subject: str) -> bool:
+    """The cue is the verb of a second predicate joined by "and"/"or" ("meets X and rejects")."""
+    words = [w for w in subject.split() if w not in _FILLERS or w in ("and", "or")]
+    return bool(words) and words[-1] in ("and", "or") and len(words) >= 3
 
 
 def _title_case(line: str) -> bool:
