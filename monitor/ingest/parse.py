@@ -113,22 +113,67 @@ def _to_ascii_compatible(body: bytes) -> bytes:
 
 
 # --------------------------------------------------------------------------------------------- text
-_SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.I | re.S)
 # Block-level tags separate words; inline ones (<b>, <a>, <em>) do not: "<em>Friday</em>." stays "Friday."
-_BLOCK_TAG = re.compile(
-    r"</?(?:p|br|div|li|ul|ol|h[1-6]|tr|td|th|table|blockquote|section|article|hr|img)\b[^>]*>", re.I
+_BLOCK_TAGS = frozenset(
+    {"p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "td", "th", "table",
+     "blockquote", "section", "article", "hr", "img"}
 )
-_TAG = re.compile(r"<[^>]*>")
+_RAW_TEXT_TAGS = ("script", "style")  # their content is code, not text: dropped with the tags
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
 _SPACE = re.compile(r"\s+")
 
 
 def plain_text(value: str, *, markup: bool = True) -> str:
-    """Markup removed, entities decoded, control characters removed, whitespace folded."""
+    """Markup removed, entities decoded, control characters removed, whitespace folded. Linear in the input."""
     if markup:
-        value = _TAG.sub("", _BLOCK_TAG.sub(" ", _SCRIPT.sub(" ", value)))
-        value = html.unescape(value)
+        value = html.unescape(strip_tags(value))
     return _SPACE.sub(" ", _CONTROL.sub("", value)).strip()
+
+
+def strip_tags(value: str) -> str:
+    """Remove tags in one left-to-right pass (no pattern that rescans: a feed's text is written by an attacker).
+
+    A tag is ``<`` up to the next ``>``; block-level tags become a space, inline ones nothing; ``<script>`` and
+    ``<style>`` are dropped with their content up to the closing tag. A ``<`` with no ``>`` after it, and
+    everything after it, is kept as text. Every search moves forward, and a search that fails is not repeated,
+    so the cost is linear in ``len(value)`` whatever the input (unclosed tags, runs of ``<script>``)."""
+    out: list[str] = []
+    lower = value.lower()
+    missing_close: set[str] = set()  # raw-text tags whose closing tag is known to be absent from here on
+    position, size = 0, len(value)
+    while position < size:
+        lt = value.find("<", position)
+        if lt < 0:
+            out.append(value[position:])
+            break
+        out.append(value[position:lt])
+        gt = value.find(">", lt + 1)
+        if gt < 0:
+            out.append(value[lt:])  # no tag closes: the rest is text
+            break
+        name = _tag_name(lower, lt + 1, gt)
+        position = gt + 1
+        if name in _RAW_TEXT_TAGS and lower[lt + 1] != "/" and name not in missing_close:
+            close = lower.find("</" + name, position)
+            if close < 0:
+                missing_close.add(name)
+            else:
+                end = value.find(">", close)
+                position = size if end < 0 else end + 1
+            out.append(" ")
+            continue
+        out.append(" " if name in _BLOCK_TAGS or name in _RAW_TEXT_TAGS else "")
+    return "".join(out)
+
+
+def _tag_name(lower: str, start: int, end: int) -> str:
+    """The tag's name between ``start`` (after "<") and ``end`` (its ">"): "p" for "</p class=x>"."""
+    if start < end and lower[start] == "/":
+        start += 1
+    stop = start
+    while stop < end and stop - start < 12 and lower[stop].isalnum():
+        stop += 1
+    return lower[start:stop]
 
 
 def _cut(text: str, limit: int) -> str:

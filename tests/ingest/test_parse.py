@@ -418,3 +418,21 @@ def test_bing_click_tracker_links_unwrap_to_the_publisher_url() -> None:
     again = wrapped.replace("tid=6F1B2C", "tid=99AA01").replace("c=123", "c=456")
     assert canonical_url(wrapped) == "https://www.reuters.com/world/us/story-2026-02-27/"
     assert canonical_url(again) == canonical_url(wrapped)  # stable item id across fetches
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("<" * 1000 + "tail", "<" * 1000 + "tail"),  # no ">" anywhere: the text stays, read once
+        ("<script>" * 1000 + "after", "after"),  # unclosed scripts: the tags go, nothing is rescanned
+        ("a <p" * 1000, "a <p" * 1000),  # unterminated tags: kept as text from the first one on
+        ("<div><b>" * 500 + "deep" + "</b></div>" * 500, "deep"),
+        ("x<script>var a = '<p>';</script>y<style>p{}</style>z", "x y z"),
+        ("<P CLASS=x>Friday<EM>.</EM></P>", "Friday."),
+    ],
+    ids=["unclosed", "script runs", "unterminated", "nesting", "raw text", "upper case"],
+)
+def test_hostile_markup_is_cleaned_in_one_pass_with_the_expected_text(text: str, expected: str) -> None:
+    from monitor.ingest.parse import plain_text
+
+    assert plain_text(text) == expected
