@@ -105,19 +105,27 @@ def print_table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]
     clean_rows = [[terminal_safe("" if v is None else str(v)) for v in row] for row in rows]
     if sys.stdout.isatty():
         from rich.console import Console
-        from rich.table import Table
 
-        table = Table(title=title)
-        for col in cols:
-            table.add_column(col)
-        for row in clean_rows:
-            table.add_row(*row)
-        Console().print(table)
+        Console().print(rich_table(title, cols, clean_rows))
         return
     click.echo(f"# {title}")
     click.echo("\t".join(cols))
     for row in clean_rows:
         click.echo("\t".join(row))
+
+
+def rich_table(title: str, columns: list[str], rows: list[list[str]]) -> Any:
+    """A Rich table whose cells are text, never markup: a headline or URL holding "[/x]" from a feed is shown
+    as written instead of raising MarkupError."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=escape(title))
+    for col in columns:
+        table.add_column(escape(col))
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    return table
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -169,3 +169,17 @@ def test_notify_test_sends_to_each_target_and_reports_the_result(tmp_path: Path,
     assert "chat\tjson://" in done.stdout and "ok" in done.stdout and "FAILED" in done.stdout
     # in a subprocess the command's warnings went to its stderr; in-process they go to the log capture
     assert "hunter2" not in done.stdout + done.stderr + caplog.text
+
+
+def test_a_table_shows_feed_text_with_rich_markup_as_written() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from monitor.cli.main import rich_table
+
+    out = StringIO()
+    table = rich_table("feeds [/x]", ["id", "error"], [["gnews[/x]", "redirect to http://h/[/x] [bold]"]])
+    Console(file=out, width=200, color_system=None).print(table)
+    text = out.getvalue()
+    assert "gnews[/x]" in text and "http://h/[/x] [bold]" in text and "feeds [/x]" in text
