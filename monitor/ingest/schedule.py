@@ -78,12 +78,13 @@ def next_poll_after_failure(
 
     The wait is ``base * 2**(failures-1)`` capped at ``cap``, then jittered into [half, full] of itself
     (so a fleet of failing feeds spreads out but still backs off), and finally pushed back to ``retry_after``
-    when the server asked for longer.
+    when the server asked for longer, but never beyond ``now + cap``: a feed cannot silence itself by asking
+    for a year (``Retry-After: 999999999999``); its failing alert stays on the backoff clock.
     """
     exponent = min(max(failures, 1) - 1, 40)  # 2**40 * any base already exceeds any sane cap
     raw = min(base.total_seconds() * (2**exponent), cap.total_seconds())
     wait = timedelta(seconds=rng.uniform(raw / 2, raw))
     moment = now + max(wait, timedelta(seconds=1))
     if retry_after is not None and retry_after > moment:
-        moment = retry_after
+        moment = min(retry_after, now + cap)
     return moment

@@ -89,3 +89,13 @@ def test_same_seed_gives_the_same_schedule() -> None:
     a = next_poll_after_failure(NOW, 4, base=MIN, retry_after=None, rng=random.Random(42))
     b = next_poll_after_failure(NOW, 4, base=MIN, retry_after=None, rng=random.Random(42))
     assert a == b
+
+
+def test_a_retry_after_beyond_the_backoff_cap_is_cut_to_the_cap() -> None:
+    from monitor.ingest.fetch import parse_retry_after
+
+    year_ahead = parse_retry_after("999999999999", NOW)
+    assert year_ahead is not None and year_ahead - NOW > timedelta(days=300)
+    moment = next_poll_after_failure(NOW, 1, base=MIN, cap=timedelta(hours=6), retry_after=year_ahead,
+                                     rng=random.Random(0))
+    assert moment == NOW + timedelta(hours=6)
