@@ -108,7 +108,10 @@ def domain_of(link: str | None) -> str:
     """The host of a link without a leading ``www.``, lower-cased; '' when there is none."""
     if not link:
         return ""
-    host = (urlsplit(link).hostname or "").lower()
+    try:
+        host = (urlsplit(link).hostname or "").lower()
+    except ValueError:  # "http://[zz/": a feed's link is written by an attacker
+        return ""
     return host[4:] if host.startswith("www.") else host
 
 

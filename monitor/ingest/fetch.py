@@ -237,6 +237,13 @@ class Fetcher:
             error = f"{type(exc).__name__}: {_brief(exc)}"
         except OSError as exc:
             error = f"network error: {_brief(exc)}"
+        except (ValueError, OverflowError, httpx.InvalidURL) as exc:  # "http://[zz/x", port 99999 in a redirect
+            error = f"bad URL: {_brief(exc)}"
+        except Exception as exc:  # anything else a hostile server can provoke stays this feed's failure
+            while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+                exc = exc.exceptions[0]  # the transport's task group wraps the real error
+            bad_url = isinstance(exc, (ValueError, OverflowError))
+            error = f"bad URL: {_brief(exc)}" if bad_url else f"fetch failed: {type(exc).__name__}: {_brief(exc)}"
         hops = state["hops"]
         return FetchResult(
             feed_id=req.feed_id,

@@ -182,3 +182,20 @@ def test_fetch_can_be_awaited_on_its_own(server: FeedServer) -> None:
     server.route("/feed", body=RSS)
     result = asyncio.run(fetcher().fetch(FetchRequest("feed", server.url("/feed"))))
     assert result.body == RSS and result.started_at == NOW and result.elapsed_s >= 0
+
+
+@pytest.mark.parametrize("target", ["http://127.0.0.1:99999/x", "http://[zz/x"], ids=["port out of range", "bad host"])
+def test_a_redirect_to_an_unusable_url_is_that_feeds_error_and_the_others_are_fetched(server: FeedServer,
+                                                                                        target: str) -> None:
+    server.route("/bad", status=302, location=target)
+    server.route("/good", body=RSS)
+    results = fetcher().fetch_all([FetchRequest("bad", server.url("/bad")), FetchRequest("good", server.url("/good"))])
+    got = {r.feed_id: r for r in results}
+    assert got["bad"].error is not None and got["bad"].error.startswith("bad URL: ") and got["bad"].body is None
+    assert got["good"].body == RSS and got["good"].error is None
+
+
+def test_an_item_link_with_an_unusable_host_has_no_outlet_domain_instead_of_raising() -> None:
+    from monitor.domain import domain_of
+
+    assert domain_of("http://[zz/") == "" and domain_of("https://www.example.org/a") == "example.org"
