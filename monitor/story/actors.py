@@ -66,7 +66,10 @@ _FILLERS = frozenset(
 _AGENT = re.compile(r"^\W*by\s+")
 _LATER_AGENT = re.compile(r"\bby\s+")
 _JOINT = re.compile(r"\s*(?:,|and|&|,\s*and)\s*")
-_PASSIVE_AUX = frozenset({"is", "was", "are", "were", "be", "been", "being", "gets", "got", "get"})
+PASSIVE_AUX: frozenset[str] = frozenset(
+    {"is", "was", "are", "were", "be", "been", "being", "gets", "got", "get", "formally", "officially"}
+)
+"""Words right before a participle that make it passive ("Anthropic is designated", "formally designated")."""
 
 
 def _agent_start(folded: str, end: int, participle: bool) -> int | None:
@@ -131,7 +134,7 @@ class Actors:
                 return None
             return None
         left = folded[clause_start(folded, start) : start].split()
-        if participle and left and left[-1] in _PASSIVE_AUX:
+        if participle and left and left[-1] in PASSIVE_AUX:
             return None  # "Anthropic is designated": passive with no agent named
         head = self._head(line, folded, start)
         if head is None:

@@ -30,10 +30,10 @@ from functools import lru_cache
 
 from monitor.config.schema import StoryConfig, ThreadConfig
 from monitor.domain import SignalMode, StateKind
-from monitor.story.actors import ENVOYS, Actors
+from monitor.story.actors import ENVOYS, PASSIVE_AUX, Actors
 from monitor.story.lexicon import Modality
 from monitor.story.relevance import fold, phrase_pattern
-from monitor.story.text import BACKGROUND, opener
+from monitor.story.text import BACKGROUND, clause_left, clause_right, opener
 
 GAP_WORDS = 4
 """How many other words may stand between two words of a cue ("declares [Anthropic] a supply chain risk")."""
@@ -48,9 +48,6 @@ _ARTICLES = frozenset({"the", "a", "an"})
 _FUNCTION_WORDS = frozenset({"to", "of", "on", "in", "under", "for", "with", "by", "from", "and", "as", "its", "no"})
 _DETERMINERS = frozenset(
     {"the", "a", "an", "its", "his", "her", "their", "this", "that", "any", "possible", "potential"}
-)
-_PASSIVE_AUX = frozenset(
-    {"is", "was", "are", "were", "be", "been", "being", "gets", "got", "get", "formally", "officially"}
 )
 _IRREGULAR: dict[str, tuple[str, ...]] = {
     "strike": ("struck", "stricken"),
@@ -81,7 +78,6 @@ _INTRANSITIVE_FOLLOWERS = frozenset(
      "today", "tonight", "overnight", "now", "formally", "officially", "hours", "days", "weeks"}
 )
 _CONJUNCTIONS = frozenset({"as", "while", "when", "amid", "after", "before", "despite", "and", "but", "or"})
-_CLAUSE_END = re.compile(r"[;:.!?|\n]|,\s|\s-\s|\b(?:but|while|after|because)\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,9 +304,9 @@ class SignalReader:
         right = _clause_right(folded, end)
         if cue.objects.search(right) or cue.objects.search(folded[start:end]):
             return _Place("right")
-        left_words = _clause_left(folded, start).split()
+        left_words = clause_left(folded, start).split()
         if _participle(folded, start, end):
-            passive = (left_words and left_words[-1] in _PASSIVE_AUX) or re.match(r"\W*by\b", folded[end:]) is not None
+            passive = (left_words and left_words[-1] in PASSIVE_AUX) or re.match(r"\W*by\b", folded[end:]) is not None
             passive = passive or re.search(r"\bby\b", right) is not None
             if passive and cue.objects.search(" ".join(left_words[-5:])):
                 return _Place("passive")
@@ -341,11 +337,7 @@ def _clause_right(folded: str, end: int) -> str:
 
     A conjunction after the first word also ends the clause: in "designates new chief as Anthropic deadline
     nears", Anthropic belongs to the next clause."""
-    rest = folded[end:]
-    cut = _CLAUSE_END.search(rest)
-    if cut:
-        rest = rest[: cut.start()]
-    words = rest.split()[:OBJECT_WINDOW]
+    words = clause_right(folded, end).split()[:OBJECT_WINDOW]
     for index, word in enumerate(words[1:], start=1):
         if word in _CONJUNCTIONS:
             return " ".join(words[:index])
@@ -360,12 +352,6 @@ def _gap_words(matched: str, cue: str) -> str:
     return " ".join(w for w in matched.split() if w.strip("\"'") not in cue_forms)
 
 
-def _clause_left(folded: str, start: int) -> str:
-    before = folded[:start]
-    cuts = list(_CLAUSE_END.finditer(before))
-    return before[cuts[-1].end() :] if cuts else before
-
-
 def _mention_reason(folded: str, start: int, end: int, cue: str) -> str | None:
     """Why a cue is used as a mention, not a predicate, or None: a noun after a determiner ("the designation"),
     a gerund after a preposition ("over designating"), an attributive participle ("blacklisted firm Anthropic"),
@@ -377,7 +363,7 @@ def _mention_reason(folded: str, start: int, end: int, cue: str) -> str | None:
     if last in _PREPOSITIONS and last not in _TOWARD and last != "without" and _gerund(folded, start, cue):
         return f"gerund after {last!r}"
     if _participle(folded, start, end, cue):
-        clause_words = _clause_left(folded, start).split()
+        clause_words = clause_left(folded, start).split()
         attributive = not clause_words or clause_words[-1] in _DETERMINERS or clause_words[-1] in _PREPOSITIONS
         following = folded[end:].split()
         if attributive and following and following[0] not in {"by", "as", "on", "in", "at", "to", "over"}:
