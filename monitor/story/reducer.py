@@ -241,17 +241,38 @@ def _move(
         held, severity = int(max(severity, Severity.WARNING)), min(severity, Severity.WARNING)
         title += UNCONFIRMED
     dev_key = f"{story.id}:{tid}:{target}:{state.next_count(f'{tid}:{target}')}"
+    return _record_move(state, tid, target, item, key, cue, dev_key, confidence, severity, title, held=held)
+
+
+def _record_move(
+    state: StoryState,
+    tid: str,
+    target: str,
+    item: Item,
+    key: str,
+    cue: str | None,
+    dev_key: str,
+    confidence: Confidence,
+    severity: Severity,
+    title: str,
+    *,
+    held: int | None = None,
+    label: str = "",
+) -> DevRecord:
+    """Record a thread change decided by ``item`` and move the thread to ``target``: the one place both a move
+    and a correction go through."""
     record = DevRecord(
         key=dev_key,
         kind=DevelopmentKind.THREAD_CHANGE.value,
         thread=tid,
-        from_state=status.state,
+        from_state=state.threads[tid].state,
         to_state=target,
         at=item.published,
         last_at=item.published,
         confidence=confidence.value,
         severity=int(severity),
         title=title,
+        label=label,
         held_severity=held,
     )
     _add_source(record, item, key, cue)
@@ -322,24 +343,11 @@ def _correct(
     thread = story.threads[tid]
     back = current.from_state
     dev_key = f"{story.id}:{tid}:correction:{state.next_count(f'{tid}:correction')}"
-    record = DevRecord(
-        key=dev_key,
-        kind=DevelopmentKind.THREAD_CHANGE.value,
-        thread=tid,
-        from_state=status.state,
-        to_state=back,
-        at=item.published,
-        last_at=item.published,
-        confidence=_initial_confidence(item).value,
-        severity=int(Severity.WARNING),
-        title=(f"{name_of(tid, thread)}: earlier report not confirmed: {thread.label_of(status.state)} "
-               f"(back to: {thread.label_of(back)})"),
-        label="correction",
-    )
-    _add_source(record, item, key, denial.cue)
+    title = (f"{name_of(tid, thread)}: earlier report not confirmed: {thread.label_of(status.state)} "
+             f"(back to: {thread.label_of(back)})")
+    record = _record_move(state, tid, back, item, key, denial.cue, dev_key, _initial_confidence(item),
+                          Severity.WARNING, title, label="correction")
     _add_evidence(record, item, "corrected", denial)
-    state.add_development(record)
-    state.threads[tid] = ThreadStatus(back, item.published, dev_key)
     touched[dev_key] = None
     return Evidence(item.item_id, "corrected", tid, back, denial.mode.value, denial.cue, dev_key)
 
