@@ -152,6 +152,15 @@ class Item:
         return domain
 
     @property
+    def document(self) -> str:
+        """The feed document the item came from: its feed and the fetch that read it.
+
+        Independence is earned across documents: outlets one document claims (``<source>`` elements, several
+        outlet names in one search feed) all count as that one document, so a single feed cannot corroborate
+        itself however many outlets it names."""
+        return f"{self.feed_id}@{self.fetched_at.isoformat()}"
+
+    @property
     def text(self) -> str:
         return f"{self.title}\n{self.summary}" if self.summary else self.title
 

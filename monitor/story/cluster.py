@@ -109,7 +109,9 @@ class Cluster:
     last_ts: float
     stems: dict[str, int] = field(default_factory=dict)  # new-word stem -> number of members that used it
     surfaces: dict[str, str] = field(default_factory=dict)  # stem -> first surface form seen
-    members: list[list[Any]] = field(default_factory=list)  # [outlet_key, published POSIX seconds, source kind]
+    # [outlet_key, published POSIX seconds, source kind, feed document]; states stored before documents were
+    # recorded have three fields, and each such member counts as a document of its own
+    members: list[list[Any]] = field(default_factory=list)
     syndication: list[str] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)  # Source JSON, capped
     development: str | None = None
@@ -126,23 +128,33 @@ class Cluster:
             self._heads = frozenset(s for key in self.syndication for s, _ in content_words(key) if s in self.stems)
         return self._heads
 
-    def add(self, words: list[tuple[str, str]], outlet_key: str, published: datetime, kind: str, key: str) -> None:
+    def add(self, words: list[tuple[str, str]], outlet_key: str, published: datetime, kind: str, key: str,
+            document: str = "") -> None:
         for s, surface in words:
             self.surfaces.setdefault(s, surface)
         for s in {s for s, _ in words}:
             self.stems[s] = self.stems.get(s, 0) + 1
         ts = published.timestamp()
-        self.members.append([outlet_key, ts, kind])
+        self.members.append([outlet_key, ts, kind, document])
         if key not in self.syndication:
             self.syndication.append(key)
         self.last_ts = max(self.last_ts, ts)
         self._heads = None
 
-    def outlets_within(self, window_end: datetime, window: timedelta) -> set[str]:
-        """Distinct outlets among members published in ``[window_end - window, window_end]``."""
+    def independent_within(self, window_end: datetime, window: timedelta) -> int:
+        """Independent reports among members published in ``[window_end - window, window_end]``: distinct
+        outlets, but no more than the distinct feed documents they came from (outlets claimed inside one
+        document count once, see ``Item.document``)."""
         end = window_end.timestamp()
         start = end - window.total_seconds()
-        return {m[0] for m in self.members if start <= m[1] <= end}
+        inside = [(i, m) for i, m in enumerate(self.members) if start <= m[1] <= end]
+        outlets = {m[0] for _, m in inside}
+        documents = {m[3] if len(m) > 3 and m[3] else f"#{i}" for i, m in inside}
+        return min(len(outlets), len(documents))
+
+    def documents(self) -> list[str]:
+        """The feed documents of the members, first seen first."""
+        return list(dict.fromkeys(m[3] for m in self.members if len(m) > 3 and m[3]))
 
     def has_primary(self) -> bool:
         return any(m[2] == "primary" for m in self.members)

@@ -114,18 +114,21 @@ class PendingExtension:
     outlets: tuple[str, ...]
     sources: tuple[Source, ...]
     cues: tuple[str, ...] = ()
+    documents: tuple[str, ...] = ()  # feed documents of its reports (Item.document); empty in older states
 
     def to_json(self) -> dict[str, Any]:
         return {"key": self.key, "old_due": _iso(self.old_due), "new_due": _iso(self.new_due), "at": _iso(self.at),
                 "published": _iso(self.published), "outlets": list(self.outlets),
-                "sources": [_source_json(s) for s in self.sources], "cues": list(self.cues)}
+                "sources": [_source_json(s) for s in self.sources], "cues": list(self.cues),
+                "documents": list(self.documents)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PendingExtension:
         old, new, at, pub = (_dt(data[k]) for k in ("old_due", "new_due", "at", "published"))
         assert old is not None and new is not None and at is not None and pub is not None
         return cls(data["key"], old, new, at, pub, tuple(data["outlets"]),
-                   tuple(_source_from(s) for s in data["sources"]), tuple(data.get("cues", ())))
+                   tuple(_source_from(s) for s in data["sources"]), tuple(data.get("cues", ())),
+                   tuple(data.get("documents", ())))
 
 
 @dataclass(frozen=True)
@@ -318,8 +321,10 @@ def _modality(story: StoryConfig) -> Modality:
 
 
 def _confirms(item: Item, pending: PendingExtension, story: StoryConfig) -> bool:
-    """A second independent outlet (or a primary/wire source) reporting the pending change, in the window."""
-    independent = item.outlet_key not in pending.outlets or item.source_kind is not SourceKind.ORDINARY
+    """A second independent outlet in another feed document (or a primary/wire source) reporting the pending
+    change, in the window."""
+    independent = (item.outlet_key not in pending.outlets and item.document not in pending.documents) \
+        or item.source_kind is not SourceKind.ORDINARY
     return independent and abs(item.published - pending.published) <= story.corroboration_window
 
 
@@ -396,6 +401,7 @@ def read_extensions(story: StoryConfig, deadline: DeadlineConfig, state: Deadlin
             current = rewritten is None or rewritten.new_due == state.due_at
             if current and pending is not None and pending.new_due == state.due_at and _confirms(item, pending, story):
                 pending = replace(pending, outlets=(*pending.outlets, item.outlet_key),
+                                  documents=(*pending.documents, item.document),
                                   sources=(*pending.sources, Source.from_item(item)))
                 changes = tuple(replace(c, confidence=Confidence.CONFIRMED) if c.new_due == pending.new_due else c
                                 for c in state.changes)
@@ -408,6 +414,7 @@ def read_extensions(story: StoryConfig, deadline: DeadlineConfig, state: Deadlin
         new = reading.new_due
         candidate = PendingExtension(key=_key(state, "changed", iso_utc(new)), old_due=state.due_at, new_due=new,
                                      at=now, published=item.published, outlets=(item.outlet_key,),
+                                     documents=(item.document,),
                                      sources=(Source.from_item(item),), cues=(reading.cue,))
         handled = tuple(o for o in reminder_offsets(deadline) if new - timedelta(seconds=o) <= now)
         change = DeadlineChange(state.due_at, new, now, item.link, item.outlet, confidence, item.published)

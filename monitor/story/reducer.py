@@ -62,6 +62,7 @@ UNCONFIRMED = " (unconfirmed, one outlet)"
 """Appended to the title of a move held at warning until a second source confirms it."""
 
 MAX_SOURCES = 25
+MAX_DOCUMENTS = 64  # feed documents remembered per development (only needed until it is confirmed)
 """Sources listed per development (outlets are still counted beyond it)."""
 
 
@@ -336,7 +337,7 @@ def _correct(
     if current is None or current.confidence == Confidence.CONFIRMED.value or current.from_state is None:
         return None
     denial = next((s for s in signals if s.mode is SignalMode.NEGATED and s.state_id == status.state), None)
-    if denial is None or item.outlet_key in current.outlets:
+    if denial is None or item.outlet_key in current.outlets or item.document in current.documents:
         return None
     if abs(item.published - current.at) > story.corroboration_window:
         return None
@@ -363,7 +364,8 @@ def _join(story: StoryConfig, state: StoryState, shared: DevRecord, item: Item, 
     record = state.own_development(shared.key)
     if record.confidence != Confidence.CONFIRMED.value:
         strong = item.source_kind in (SourceKind.PRIMARY, SourceKind.WIRE)
-        independent = item.outlet_key not in record.outlets and key not in record.syndication
+        independent = (item.outlet_key not in record.outlets and key not in record.syndication
+                       and item.document not in record.documents)
         in_window = abs(item.published - record.at) <= story.corroboration_window
         if in_window and (strong or independent):
             record.confidence = Confidence.CONFIRMED.value
@@ -385,6 +387,8 @@ def _add_evidence(record: DevRecord, item: Item, action: str, signal: Signal) ->
 def _add_source(record: DevRecord, item: Item, key: str, cue: str | None) -> None:
     if item.outlet_key not in record.outlets:
         record.outlets.append(item.outlet_key)
+    if item.document not in record.documents and len(record.documents) < MAX_DOCUMENTS:
+        record.documents.append(item.document)
     if key not in record.syndication:
         record.syndication.append(key)
         if len(record.titles) < 10:
@@ -454,7 +458,7 @@ def _pool(
         cid = f"c{state.next_count('cluster')}"
         state.add_cluster(Cluster(cid, key, item.published.timestamp(), item.published.timestamp()))
     cluster = state.own_cluster(cid)
-    cluster.add(novel_words, item.outlet_key, item.published, item.source_kind.value, key)
+    cluster.add(novel_words, item.outlet_key, item.published, item.source_kind.value, key, item.document)
     index.add(cluster, novel, [key])
     if len(cluster.sources) < MAX_SOURCES and all(s.get("link") != item.link for s in cluster.sources):
         cluster.sources.append(source_to_json(Source.from_item(item)))
@@ -465,8 +469,8 @@ def _pool(
             touched[record.key] = None
             return Evidence(item.item_id, "joined", development=record.key)
         return Evidence(item.item_id, "pooled")
-    outlets = cluster.outlets_within(item.published, settings.outlet_window)
-    if len(outlets) < settings.min_outlets and not cluster.has_primary():
+    if cluster.independent_within(item.published, settings.outlet_window) < settings.min_outlets \
+            and not cluster.has_primary():
         return Evidence(item.item_id, "pooled")
     still_new = {s for s in cluster.stems if state.vocabulary.counts.get(s, 0) - cluster.stems[s] + 1 < known_after}
     label = cluster.label(still_new, settings.label_words)
@@ -489,6 +493,7 @@ def _pool(
         title=f"New development ({', '.join(label)}): {first.title}",
         label=", ".join(label),
         outlets=sorted({m[0] for m in cluster.members}),
+        documents=cluster.documents()[:MAX_DOCUMENTS],
         syndication=list(cluster.syndication),
         titles=list(cluster.syndication[:10]),
         sources=[dict(s) for s in cluster.sources],

@@ -61,6 +61,7 @@ class DevRecord:
     label: str = ""
     cues: list[str] = field(default_factory=list)
     outlets: list[str] = field(default_factory=list)  # outlet keys (domains)
+    documents: list[str] = field(default_factory=list)  # feed documents its items came from (Item.document)
     syndication: list[str] = field(default_factory=list)  # normalised titles seen (copies collapse on these)
     titles: list[str] = field(default_factory=list)  # up to 10 normalised titles for rewrite similarity
     sources: list[dict[str, Any]] = field(default_factory=list)
@@ -118,6 +119,7 @@ class DevRecord:
             "label": self.label,
             "cues": list(self.cues),
             "outlets": list(self.outlets),
+            "documents": list(self.documents),
             "syndication": list(self.syndication),
             "titles": list(self.titles),
             "sources": [dict(s) for s in self.sources],
@@ -135,6 +137,7 @@ class DevRecord:
             fields[name] = list(data[name])
         fields["sources"] = [dict(s) for s in data["sources"]]
         fields["evidence"] = [dict(e) for e in data.get("evidence") or []]  # absent in states stored before it
+        fields["documents"] = list(data.get("documents") or [])  # likewise
         return cls(**fields)
 
 

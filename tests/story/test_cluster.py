@@ -132,7 +132,16 @@ def test_cluster_counts_outlets_inside_the_window_only() -> None:
     cluster = _cluster("c1", "t", ["lawsuit"], T0)
     cluster.add([("lawsuit", "lawsuit")], "b.test", T0 + timedelta(hours=13), "ordinary", "t2")
     cluster.add([("lawsuit", "lawsuit")], "c.test", T0 + timedelta(hours=14), "ordinary", "t3")
-    assert cluster.outlets_within(T0 + timedelta(hours=14), timedelta(hours=12)) == {"b.test", "c.test"}
+    assert cluster.independent_within(T0 + timedelta(hours=14), timedelta(hours=12)) == 2
+
+
+def test_cluster_counts_outlets_claimed_inside_one_feed_document_once() -> None:
+    cluster = Cluster("c1", "t", T0.timestamp(), T0.timestamp())
+    for outlet in ("a.test", "b.test", "c.test"):
+        cluster.add([("lawsuit", "lawsuit")], outlet, T0, "ordinary", f"t-{outlet}", "search@2026-02-27T10:00")
+    assert cluster.independent_within(T0, timedelta(hours=12)) == 1
+    cluster.add([("lawsuit", "lawsuit")], "d.test", T0, "ordinary", "t-d", "wire@2026-02-27T10:00")
+    assert cluster.independent_within(T0, timedelta(hours=12)) == 2
 
 
 def test_cluster_json_round_trips() -> None:

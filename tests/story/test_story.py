@@ -121,6 +121,20 @@ def test_reported_becomes_confirmed_once_a_second_outlet_agrees() -> None:
     assert [s.outlet for s in third.developments[0].sources] == ["a.test", "b.test", "c.test"]
 
 
+def test_outlets_claimed_inside_one_feed_document_do_not_confirm_each_other() -> None:
+    at = T0 + timedelta(minutes=5)
+    same_document = [
+        Item("search", f"doc{n}", "Ministry bans Acme imports", "", f"https://{o}/ban-{n}", o, at, at)
+        for n, o in enumerate(("a.test", "b.test", "c.test"))
+    ]
+    outcome = run(*same_document)
+    assert moves(outcome) == [("none", "banned", "reported")]
+    later = at + timedelta(minutes=15)  # the next fetch of the same feed is another document
+    again = Item("search", "doc9", "Acme imports banned by the Ministry", "", "https://d.test/ban", "d.test",
+                 later, later)
+    assert moves(run(again, state=outcome.state)) == [("none", "banned", "confirmed")]
+
+
 def test_a_second_outlet_after_the_corroboration_window_does_not_confirm() -> None:
     outcome = run(item("Ministry bans Acme imports", "a.test", 0), item("Ministry bans Acme, again", "b.test", 25 * 60))
     assert moves(outcome) == [("none", "banned", "reported")]
