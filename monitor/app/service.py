@@ -320,7 +320,12 @@ class Service:
         with self.store.write() as tx:
             tx.update_feed(feed.id, **fields)
             threshold = self.settings.monitor.failure_alert_after
-            if (failures >= threshold or disable) and not row.failing_reported:
+            # A next attempt further ahead than the feed's own interval plus ``blind_after`` (a huge
+            # Retry-After, a long backoff) is failing now: waiting for ``failure_alert_after`` polls would
+            # let one feed silence itself for hours.
+            patience = self.poll_interval(feed, now) + self.settings.monitor.blind_after
+            far_ahead = next_poll is not None and next_poll - now > patience
+            if (failures >= threshold or disable or far_ahead) and not row.failing_reported:
                 tx.update_feed(feed.id, failing_reported=True)
                 self.record(tx, watchdog.feed_failing(feed.id, failures, error, next_poll, now), now)
         return report
@@ -389,18 +394,22 @@ class Service:
                     continue
                 threads = deadline_thread_states(tx, story)
                 recent = tx.developments(story_id=story.id, since=now - RECENT_FOR_DEADLINES)
+                started = tx.get_meta("monitor.first_tick_at")
+                watching_since = datetime.fromisoformat(started[0]) if started else now
                 for deadline in story.deadlines:
                     raw = tx.load_deadline_state(story.id, deadline.id)
                     state = DeadlineState.from_json(raw) if raw else initial_deadline_state(story, deadline)
-                    if raw is None and now - state.due_at > STALE_DEADLINE:
-                        # first seen long after it fell (a new install, an old story): record it as passed
-                        # quietly instead of announcing months-old news as if it had just happened
-                        state = replace(state, passed_at=state.due_at, reminders_sent=reminder_offsets(deadline))
-                        log.info("deadline %s/%s fell before monitoring began; not announced", story.id, deadline.id)
-                    elif raw is not None and state.original_due_at != deadline.due_utc:
+                    if raw is not None and state.original_due_at != deadline.due_utc:
                         # the configured due time was edited: start that deadline afresh from the new time
                         state = initial_deadline_state(story, deadline)
                         raw = None
+                    if state.passed_at is None and state.due_at < watching_since - STALE_DEADLINE:
+                        # it fell long before this database started watching (a new install, an old story,
+                        # a backfill that stored a state first): record it as passed quietly instead of
+                        # announcing months-old news as if it had just happened
+                        state = replace(state, passed_at=state.due_at, reminders_sent=reminder_offsets(deadline))
+                        raw = None
+                        log.info("deadline %s/%s fell before monitoring began; not announced", story.id, deadline.id)
                     new_state, devs = evaluate(story, deadline, state, thread_states=threads.states, recent=recent,
                                                now=now, unconfirmed=threads.unconfirmed)
                     if new_state != state or raw is None:

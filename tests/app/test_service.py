@@ -166,6 +166,19 @@ def test_a_broken_feed_is_contained_and_reported_once_then_recovery_once(tmp_pat
     assert report["broken"]["state"] == "ok" and report["broken"]["consecutive_failures"] == 0
 
 
+def test_a_feed_asking_to_be_left_alone_for_years_is_reported_failing_at_once_and_retried_within_the_cap(
+        tmp_path: Path, server: FeedServer, receiver: HttpReceiver) -> None:
+    clock = FixedClock(at("2030-05-30T12:00"))
+    server.route("/a.xml", status=429, headers={"Retry-After": "999999999999"})
+    service = make_service(tmp_path, server, receiver, clock, monitor='backoff_cap = "3h"')
+    service.tick(force=True)
+    report = {r["id"]: r for r in feeds_report(service.settings, service.store, clock())}
+    assert report["city-news"]["state"] == "failing"
+    assert report["city-news"]["next_poll_at"] <= "2030-05-30T15:00:00Z"  # the cap, not a year ahead
+    with service.store.read() as tx:
+        assert [d.kind for d in tx.developments()] == [DevelopmentKind.FEED_FAILING]  # one failure was enough
+
+
 def test_monitor_that_sees_no_feed_for_an_hour_says_it_is_blind_once(tmp_path: Path, server: FeedServer,
                                                                      receiver: HttpReceiver) -> None:
     clock = FixedClock(at("2030-05-30T12:00"))
@@ -233,6 +246,24 @@ def test_backfill_window_makes_recent_items_of_a_new_feed_news(tmp_path: Path, s
     assert report.polls[0].new_items == 1  # the 09:00 item is inside the 6 h window; the May 1 one is a seed
     with service.store.read() as tx:
         assert [d.to_state for d in tx.developments()] == ["banned"]
+
+
+def test_a_deadline_that_fell_months_before_a_backfilled_first_poll_is_never_announced(
+        tmp_path: Path, server: FeedServer, receiver: HttpReceiver) -> None:
+    # the deadline (2030-06-01) fell 277 days before this database's first poll; the backfilled item moves a
+    # thread and is read for deadline extensions, which stores a deadline state before the deadline check runs
+    clock = FixedClock(at("2031-03-05T12:00"))
+    recent = ("Riverton city council bans Acme delivery drones", "https://citynews.example.test/ban",
+              at("2031-03-05T09:00"))
+    server.route("/a.xml", body=rss("City News", [recent]))
+    service = make_service(tmp_path, server, receiver, clock, feed_extra='backfill = "6h"')
+    for hours in (0, 1, 25):
+        clock.set(at("2031-03-05T12:00") + timedelta(hours=hours))
+        service.tick(force=True)
+    with service.store.read() as tx:
+        kinds = [d.kind for d in tx.developments()]
+    assert DevelopmentKind.DEADLINE_PASSED not in kinds
+    assert DevelopmentKind.THREAD_CHANGE in kinds
 
 
 def test_feeds_of_a_story_poll_faster_near_its_deadline(tmp_path: Path, server: FeedServer,
