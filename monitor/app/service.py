@@ -223,7 +223,8 @@ class Service:
             row = tx.feed(feed.id)
         assert row is not None, "sync_feeds runs before ingest"
         interval = self.poll_interval(feed, now)
-        floor = None if feed.ignore_cache_headers else cache_floor(result.headers, now)
+        floor = None if feed.ignore_cache_headers else cache_floor(result.headers, now,
+                                                                    cap=self.settings.monitor.backoff_cap)
         success: dict[str, Any] = {}
 
         if result.gone:

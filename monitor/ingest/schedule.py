@@ -19,12 +19,15 @@ _MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-maxage|max-age)\s*=\s*\"?(\d+)", re.I)
 _NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-cache|no-store)\b", re.I)
 
 
-def cache_floor(headers: Mapping[str, str], now: datetime) -> timedelta | None:
-    """The minimum wait the server asks for: Cache-Control max-age, else Expires - now (capped at a day).
+def cache_floor(headers: Mapping[str, str], now: datetime, cap: timedelta = MAX_FLOOR) -> timedelta | None:
+    """The minimum wait the server asks for: Cache-Control max-age, else Expires - now, capped at ``cap`` (the
+    caller passes ``backoff_cap``; never more than a day): a server cannot push a feed's next poll further
+    away than a failing feed's.
 
     None when the server says nothing usable (or no-cache/no-store, or a time already past).
     Header names are matched case-insensitively.
     """
+    cap = min(cap, MAX_FLOOR)
     lower = {k.lower(): v for k, v in headers.items()}
     control = lower.get("cache-control", "")
     if control:
@@ -34,7 +37,7 @@ def cache_floor(headers: Mapping[str, str], now: datetime) -> timedelta | None:
         if ages:
             # s-maxage and max-age may both be present; the longer is still something the server allows.
             age = max(ages)
-            return min(timedelta(seconds=age), MAX_FLOOR) if age > 0 else None
+            return min(timedelta(seconds=min(age, 10**9)), cap) if age > 0 else None
     expires = lower.get("expires", "").strip()
     if expires:
         try:
@@ -45,7 +48,7 @@ def cache_floor(headers: Mapping[str, str], now: datetime) -> timedelta | None:
             moment = moment.replace(tzinfo=UTC)
         left = moment - now
         if left > timedelta(0):
-            return min(left, MAX_FLOOR)
+            return min(left, cap)
     return None
 
 

@@ -99,3 +99,8 @@ def test_a_retry_after_beyond_the_backoff_cap_is_cut_to_the_cap() -> None:
     moment = next_poll_after_failure(NOW, 1, base=MIN, cap=timedelta(hours=6), retry_after=year_ahead,
                                      rng=random.Random(0))
     assert moment == NOW + timedelta(hours=6)
+
+
+def test_a_cache_floor_is_cut_to_the_backoff_cap() -> None:
+    floor = cache_floor({"Cache-Control": "max-age=99999999999999"}, NOW, cap=timedelta(hours=6))
+    assert floor == timedelta(hours=6)
