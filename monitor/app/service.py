@@ -171,7 +171,8 @@ class Service:
         rows = [r for r in rows if r.enabled and r.id in configured and (wanted is None or r.id in wanted)]
         if not rows:
             return []
-        requests = [FetchRequest(r.id, r.current_url or r.url, r.etag, r.last_modified) for r in rows]
+        requests = [FetchRequest(r.id, r.current_url or r.url, r.etag, r.last_modified, configured_url=r.url)
+                    for r in rows]
         results = self.fetcher.fetch_all(requests)
         self._deadline_cache = None
         return [self.ingest(result, body_time=now) for result in results]

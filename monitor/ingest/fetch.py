@@ -5,22 +5,34 @@ second defeats per-read timeouts), and a cap on *decoded* bytes (we decompress o
 so a gzip bomb is cut at the cap rather than inflated first). Redirects are followed by hand to count hops,
 detect loops and notice permanent moves. Network and HTTP problems never raise: they come back as a
 :class:`FetchResult` with a short, readable ``error``.
+
+Every request obeys the fetch policy (``monitor.ingest.netpolicy``): before each request, configured or
+redirected, the host name is resolved once per client (an injectable resolver), every resolved address is
+checked, and the connection is then made to a checked address only: the client's network backend
+(:class:`_PinnedBackend`) connects to the addresses recorded at the check, never resolving the name itself, so
+there is no DNS-rebinding window. The URL keeps the host name, so the Host header, TLS SNI and certificate
+verification use the name. A refusal is that feed's ``error`` (``refused: ...``), before any connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
+import socket
+import typing
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from monitor.clock import Clock, monotonic, system_clock
+from monitor.ingest import netpolicy
 
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
@@ -40,6 +52,9 @@ class FetchRequest:
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    # The configured URL when ``url`` is where a permanent redirect moved the feed: the move is judged as the
+    # redirect it was (a public host's move to a private address stays refused on every later poll).
+    configured_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +159,143 @@ def _size(n: int) -> str:
     return f"{n // 2**20} MiB" if n % 2**20 == 0 else f"{n} bytes"
 
 
+Resolver = Callable[[str], Sequence[str]]
+"""Host name (ASCII, IDNA-encoded) -> its IP addresses, in connection order. Raises OSError when it has none."""
+
+
+def system_resolver(host: str) -> list[str]:
+    """The production :data:`Resolver`: ``socket.getaddrinfo`` (TCP), addresses in the system's order."""
+    infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+def _is_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+class _AddressBook:
+    """The checked addresses of every host one client has talked to: resolved once, then fixed.
+
+    The fetcher resolves and checks a host here before each request; :class:`_PinnedBackend` connects only to
+    the addresses recorded here. It lives exactly as long as its client, so a pooled keep-alive connection to a
+    host always goes to one of the addresses the current request checked.
+    """
+
+    def __init__(self, resolver: Resolver) -> None:
+        self.resolver = resolver
+        self._addresses: dict[str, tuple[str, ...]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def resolve(self, host: str) -> tuple[str, ...]:
+        """The addresses of ``host`` (an IP literal is its own address, no lookup); resolved on first use."""
+        if host in self._addresses:
+            return self._addresses[host]
+        if _is_literal(host):
+            self._addresses[host] = (host,)
+            return self._addresses[host]
+        async with self._locks.setdefault(host, asyncio.Lock()):
+            if host not in self._addresses:
+                try:
+                    found = await asyncio.to_thread(self.resolver, host)
+                except OSError as exc:  # what httpx reported for a name that does not resolve
+                    raise _Problem(f"connection failed: {_brief(exc)}")
+                addresses = tuple(dict.fromkeys(str(a) for a in found))
+                if not addresses:
+                    raise _Problem(f"connection failed: no address for {host}")
+                self._addresses[host] = addresses
+        return self._addresses[host]
+
+    def pinned(self, host: str) -> tuple[str, ...]:
+        """The checked addresses of ``host``; empty when it was never resolved (then nothing may connect)."""
+        return self._addresses.get(host, ())
+
+
+class _PinnedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore network backend that connects to a host's checked addresses instead of resolving its name.
+
+    httpcore still believes it connects to the name, so TLS gets the name as SNI and verifies the certificate
+    against it. Addresses are tried in order within one connect timeout; a host that was never checked is a
+    connect error (fail closed).
+    """
+
+    def __init__(self, book: _AddressBook, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+        self.book = book
+        self.inner = inner if inner is not None else httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = self.book.pinned(host)
+        if not addresses:
+            raise httpcore.ConnectError(f"{host} was not checked by the fetch policy")
+        deadline = None if timeout is None else monotonic() + timeout
+        failure: Exception | None = None
+        for address in addresses:
+            remaining = None if deadline is None else deadline - monotonic()
+            if remaining is not None and remaining <= 0:
+                raise httpcore.ConnectTimeout(f"connect to {host} timed out")
+            try:
+                return await self.inner.connect_tcp(
+                    address, port, timeout=remaining, local_address=local_address, socket_options=socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not used by the feed fetcher")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+class _PinnedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport (exception mapping, streaming) over a connection pool using :class:`_PinnedBackend`.
+
+    httpx 0.28 has no parameter for the network backend, so the pool it builds is replaced by an identical one
+    with ours (``_pool`` is the attribute every method of the transport uses; httpx is pinned below 0.29).
+    Environment proxies are never used: a proxy would resolve the names itself.
+    """
+
+    def __init__(self, backend: _PinnedBackend, *, limits: httpx.Limits, trust_env: bool) -> None:
+        super().__init__(limits=limits, trust_env=trust_env, http1=True, http2=False)
+        if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
+            raise RuntimeError("httpx.AsyncHTTPTransport changed: cannot pin connections to checked addresses")
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=True, trust_env=trust_env),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            http1=True,
+            http2=False,
+            network_backend=backend,
+        )
+
+
+class FetchClient(httpx.AsyncClient):
+    """The AsyncClient a :class:`Fetcher` makes (``Fetcher.client()``): its connections go only to the
+    addresses in its ``book``, which the fetcher checked."""
+
+    def __init__(self, book: _AddressBook, **kwargs: typing.Any) -> None:
+        super().__init__(**kwargs)
+        self.book = book
+
+
 def _host_key(url: str) -> str:
     try:
         parts = urlsplit(url)
@@ -172,6 +324,8 @@ class Fetcher:
         per_host: int = 2,
         clock: Clock = system_clock,
         trust_env: bool = False,
+        resolver: Resolver = system_resolver,
+        classify: netpolicy.Classifier = netpolicy.classify,
     ) -> None:
         self.user_agent = user_agent
         self.max_bytes = max_bytes
@@ -182,16 +336,20 @@ class Fetcher:
         self.concurrency = concurrency
         self.per_host = per_host
         self.clock = clock
-        self.trust_env = trust_env  # off by default: a stray proxy variable should not reroute feed traffic
+        # trust_env: SSL_CERT_FILE/SSL_CERT_DIR; proxy variables are never used (connections are pinned)
+        self.trust_env = trust_env
+        self.resolver = resolver  # injectable so tests need no DNS
+        self.classify = classify  # the address policy; tests may override it, production never does
 
-    def _client(self) -> httpx.AsyncClient:
+    def client(self) -> FetchClient:
+        """A new client for :meth:`fetch` (use it as an async context manager)."""
         timeout = httpx.Timeout(
             connect=self.connect_timeout, read=self.read_timeout, write=self.read_timeout, pool=None
         )
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        return httpx.AsyncClient(
-            timeout=timeout, limits=limits, follow_redirects=False, trust_env=self.trust_env, http2=False
-        )
+        book = _AddressBook(self.resolver)
+        transport = _PinnedTransport(_PinnedBackend(book), limits=limits, trust_env=self.trust_env)
+        return FetchClient(book, timeout=timeout, transport=transport, follow_redirects=False, trust_env=self.trust_env)
 
     def fetch_all(self, reqs: Sequence[FetchRequest]) -> list[FetchResult]:
         """Fetch every request concurrently (overall and per-host limits); results in request order."""
@@ -202,18 +360,18 @@ class Fetcher:
         overall = asyncio.Semaphore(self.concurrency)
         hosts: dict[str, asyncio.Semaphore] = {}
 
-        async def one(req: FetchRequest, client: httpx.AsyncClient) -> FetchResult:
+        async def one(req: FetchRequest, client: FetchClient) -> FetchResult:
             host = hosts.setdefault(_host_key(req.url), asyncio.Semaphore(self.per_host))
             async with host, overall:
                 return await self.fetch(req, client=client)
 
-        async with self._client() as client:
+        async with self.client() as client:
             return list(await asyncio.gather(*(one(r, client) for r in reqs)))
 
-    async def fetch(self, req: FetchRequest, *, client: httpx.AsyncClient | None = None) -> FetchResult:
+    async def fetch(self, req: FetchRequest, *, client: FetchClient | None = None) -> FetchResult:
         """Fetch one feed. Never raises for network or HTTP problems (see :class:`FetchResult`)."""
         if client is None:
-            async with self._client() as own:
+            async with self.client() as own:
                 return await self.fetch(req, client=own)
         started_at = self.clock()
         t0 = monotonic()
@@ -271,10 +429,49 @@ class Fetcher:
             headers["If-Modified-Since"] = req.last_modified
         return headers
 
+    async def _origin(self, book: _AddressBook, configured_url: str) -> tuple[tuple[str, tuple[str, ...]], bool]:
+        """The configured host of a moved feed and whether it counts as public (it does when it no longer
+        resolves: the safe side)."""
+        host = httpx.URL(configured_url).raw_host.decode("ascii")
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                addresses = await book.resolve(host)
+        except (_Problem, TimeoutError):
+            return (host, ()), True
+        return (host, addresses), netpolicy.is_public(addresses, classify=self.classify)
+
+    async def _check(
+        self, book: _AddressBook, url: str, previous: tuple[str, tuple[str, ...]] | None,
+        from_public: bool | None = None,
+    ) -> tuple[str, tuple[str, ...]] | None:
+        """Resolve and check the host of ``url`` before a request. ``previous`` is the redirecting host and its
+        addresses, None for the first request (the configured URL; redirect targets are always HTTP(S), so a
+        hop always has a previous host). Returns the host and its checked addresses; raises the refusal. A
+        non-HTTP URL is left to httpx, which refuses it without connecting."""
+        parsed = httpx.URL(url)
+        if parsed.scheme not in ("http", "https"):
+            return None
+        host = parsed.raw_host.decode("ascii")
+        if not host:
+            raise _Problem("bad URL: no host")
+        try:
+            async with asyncio.timeout(self.connect_timeout):  # as when httpx resolved inside its connect timeout
+                addresses = await book.resolve(host)
+        except TimeoutError:
+            raise _Problem(f"connect timeout after {_seconds(self.connect_timeout)}")
+        if previous is None:
+            refusal = netpolicy.check_target(host, addresses, classify=self.classify)
+        else:
+            refusal = netpolicy.check_redirect(*previous, host, addresses, classify=self.classify,
+                                               from_public=from_public)
+        if refusal is not None:
+            raise _Problem(refusal)
+        return host, addresses
+
     async def _fetch(
         self,
         req: FetchRequest,
-        client: httpx.AsyncClient,
+        client: FetchClient,
         started_at: datetime,
         t0: float,
         state: dict[str, object],
@@ -286,7 +483,13 @@ class Fetcher:
         permanent: str | None = None
         only_permanent = True  # a 301 after a temporary hop does not move the feed's own URL
         headers = self._headers(req)
+        checked: tuple[str, tuple[str, ...]] | None = None
+        origin_public: bool | None = None
+        if req.configured_url and req.configured_url != url:
+            checked, origin_public = await self._origin(client.book, req.configured_url)
         while True:
+            checked = await self._check(client.book, url, checked, origin_public)
+            origin_public = None
             async with client.stream("GET", url, headers=headers) as resp:
                 status = resp.status_code
                 if status in _REDIRECTS and "location" in resp.headers:
