@@ -7,10 +7,13 @@ from datetime import timedelta
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
+MAX_DURATION = timedelta(days=36500)
+"""The longest duration accepted (100 years): anything longer is a typo, and would overflow date arithmetic."""
 
 
 def parse_duration(text: str) -> timedelta:
-    """``"1d 6h"`` -> 30 hours. Raises ValueError with a hint for anything else (no bare numbers)."""
+    """``"1d 6h"`` -> 30 hours. Raises ValueError with a hint for anything else (no bare numbers), and for a
+    duration longer than :data:`MAX_DURATION` (never OverflowError)."""
     cleaned = text.strip().lower().replace(" ", "")
     if not cleaned:
         raise ValueError("empty duration; write it like '10m', '2h' or '1d'")
@@ -21,8 +24,11 @@ def parse_duration(text: str) -> timedelta:
             break
         total += float(match.group(1)) * _UNITS[match.group(2).lower()]
         pos = match.end()
+    shown = text if len(text) <= 40 else text[:37] + "..."
     if pos != len(cleaned):
-        raise ValueError(f"cannot read {text!r} as a duration; write it like '90s', '10m', '2h', '1d' or '1d 6h'")
+        raise ValueError(f"cannot read {shown!r} as a duration; write it like '90s', '10m', '2h', '1d' or '1d 6h'")
+    if total > MAX_DURATION.total_seconds():  # also inf, from a number too long for a float
+        raise ValueError(f"{shown!r} is too long; the longest duration is '36500d' (100 years)")
     return timedelta(seconds=total)
 
 

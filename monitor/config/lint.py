@@ -1,7 +1,11 @@
 """Warnings about a valid configuration that cannot work as meant. Pure: settings in, messages out.
 
-A warning never makes a configuration invalid (``monitor config check`` still exits 0); it points at a story
-thread that will silently fail to report something:
+A warning never makes a configuration invalid (``monitor config check`` still exits 0); it points at a part
+that will silently fail to report something:
+
+- **no feed to poll**: no ``[[feeds]]`` at all, or every feed disabled. Nothing is read, so no thread can move,
+  and the blind alert (``ops.blind``) never fires either; only deadline reminders and "passed" alerts are sent.
+  Valid (a deadline countdown needs no feed, and a draft story can be tried with ``monitor explain``), but said;
 
 - a state with **no way out** that a thread can get stuck in before reaching its top level: an ``initial`` or
   ``threat`` state no transition leaves, or an ``act`` state above the initial state's level that no
@@ -27,8 +31,22 @@ from monitor.domain import StateKind
 
 
 def settings_warnings(settings: Settings) -> list[str]:
-    """Every story's warnings, in file order."""
-    return [warning for index, story in enumerate(settings.stories) for warning in story_warnings(story, index)]
+    """The feeds' warning, then every story's warnings, in file order."""
+    warnings = feed_warnings(settings)
+    return warnings + [w for index, story in enumerate(settings.stories) for w in story_warnings(story, index)]
+
+
+def feed_warnings(settings: Settings) -> list[str]:
+    """A warning when no feed will be polled: none is configured, or every one is disabled."""
+    effect = (
+        "so nothing is polled: no thread can move, no new development is seen and the blind alert (ops.blind) "
+        "never fires; only deadline reminders and 'passed' alerts are sent"
+    )
+    if not settings.feeds:
+        return [f"feeds: no feed is configured, {effect}; add a [[feeds]] table (see docs/configuration.md)"]
+    if not any(feed.enabled for feed in settings.feeds):
+        return [f"feeds: every feed has enabled = false, {effect}; set enabled = true on at least one feed"]
+    return []
 
 
 def story_warnings(story: StoryConfig, index: int = 0) -> list[str]:

@@ -6,6 +6,7 @@ to fix it, and never shows a value that came from the environment (secrets).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -35,7 +36,7 @@ def substitute_env(
 
         return _ENV_REF.sub(replace, value)
     if isinstance(value, dict):
-        return {k: substitute_env(v, env, f"{path}.{k}" if path else k, problems, used) for k, v in value.items()}
+        return {k: substitute_env(v, env, key_path(path, str(k)), problems, used) for k, v in value.items()}
     if isinstance(value, list):
         return [substitute_env(v, env, f"{path}[{i}]", problems, used) for i, v in enumerate(value)]
     return value
@@ -50,7 +51,7 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
         elif part.startswith(("function-", "constrained-")) or part in {"timedelta", "str", "datetime", "int"}:
             continue  # pydantic's internal validator names, not fields
         else:
-            path += f".{part}" if path else part
+            path = key_path(path, part)  # a key with spaces, dots or quotes is quoted as TOML would
     return path or "(top level)"
 
 
@@ -87,11 +88,53 @@ _HINTS: dict[str, str] = {
 
 def _shown(value: Any) -> str:
     """A short rendering of a scalar input for a message ('' for tables and lists: they are not helpful inline)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 100:
+        return f" (got a number of about {int(value.bit_length() * 0.30103) + 1} digits)"  # repr may refuse it
     if isinstance(value, bool | int | float):
         return f" (got {value!r})"
     if isinstance(value, str):
         return f" (got {value[:60] + '...' if len(value) > 60 else value!r})"
     return ""
+
+
+_QUOTED = r'"(?:[^"\\]|\\.)*"'
+# a field path at the start of a message: states[2].id, [1].id, transitions."a: b" (a key quoted when not a word)
+_HEAD = re.compile(rf"(?:[\w\[]|{_QUOTED})(?:[\w.\[\]-]|{_QUOTED})*(?=: )")
+
+
+def key_path(path: str, key: str) -> str:
+    """``path`` + ``.key``, the key quoted as TOML would when it is not a plain word (``"poll interval"``)."""
+    part = key if re.fullmatch(r"[\w-]+", key) else json.dumps(key, ensure_ascii=False)
+    return f"{path}.{part}" if path else part
+
+
+def describe_all(error: Mapping[str, Any]) -> list[str]:
+    """One pydantic error -> its problems, each ``field.path: what is wrong; how to fix it``.
+
+    A validator of ours may report several problems at once, one per line of its message (each line a problem,
+    its path relative to the field that raised it).
+    """
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if "\n" not in message:
+        return [describe(error)]
+    return [describe({**error, "msg": line}) for line in message.split("\n") if line]
+
+
+def problem_path(problem: str) -> str:
+    """The field path a problem line starts with (``feeds[0].url``), or the whole line when it names none."""
+    head = _HEAD.match(problem)
+    if head:
+        return head.group(0)
+    before, sep, _rest = problem.partition(": ")
+    return before if sep else problem
+
+
+def related(path: str, other: str) -> bool:
+    """The two field paths are the same field, or one lies inside the other (``channels[0]``, ``channels[0].urls``)."""
+    if path == other:
+        return True
+    shorter, longer = sorted((path, other), key=len)
+    return longer.startswith(shorter) and longer[len(shorter)] in ".["
 
 
 def describe(error: Mapping[str, Any]) -> str:
@@ -115,11 +158,14 @@ def describe(error: Mapping[str, Any]) -> str:
     if kind in _HINTS:
         return f"{path}: {message}{_shown(error.get('input'))}; {_HINTS[kind]}"
     # model-level validators report a relative path in their message ("transitions.x: ..."); join it on
-    head, sep, rest = message.partition(": ")
-    if sep and re.fullmatch(r"[A-Za-z_][\w.\[\]-]*", head):
+    match = _HEAD.match(message)
+    head, rest = (match.group(0), message[match.end() + 2 :]) if match else ("", "")
+    if match:
         if head.startswith(("feeds[", "stories[", "channels[")):
             return message
-        return f"{path}.{head}: {rest}" if path != "(top level)" else message
+        if path == "(top level)":
+            return message
+        return f"{path}{head}: {rest}" if head.startswith("[") else f"{path}.{head}: {rest}"
     return f"{path}: {message}"
 
 

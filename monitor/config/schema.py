@@ -8,9 +8,12 @@ is :mod:`monitor.config.load`'s job. Validation problems are reported with the f
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -18,18 +21,30 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
 from monitor import __version__
+from monitor.config.problems import key_path
 from monitor.domain import Confidence, DevelopmentKind, Severity, SourceKind, StateKind
 from monitor.durations import parse_duration
 
 DEFAULT_CONFIG_PATH = "config/monitor.toml"
-DEFAULT_DATABASE_URL = "sqlite:///state/monitor.db"
+# Relative SQLite paths in a config file are relative to the file's folder: the default puts the database in
+# the `state` folder beside the config folder (config/monitor.toml -> state/monitor.db), wherever you stand.
+DEFAULT_DATABASE_URL = "sqlite:///../state/monitor.db"
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _CLOCK = r"(?:[01]?\d|2[0-3]):[0-5]\d"
 _QUIET_HOURS = re.compile(rf"{_CLOCK}-{_CLOCK}")
+EARLIEST_DUE_YEAR = 2000
+LATEST_DUE_YEAR = 2200
+# database URL schemes the store can open (SQLAlchemy driver names whose driver is installed)
+DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg")
+_DATABASE_HINT = "use SQLite (sqlite:///state/monitor.db) or PostgreSQL (postgresql+psycopg://user:password@host/monitor)"
+_ZONE_HINT = "use an IANA name such as 'America/New_York' or 'Europe/Berlin', or 'UTC'"
+_ABBREVIATION = re.compile(r"[A-Z]{1,6}(?:[+-]?\d{1,2}(?::?\d\d)?(?:[A-Za-z]{3,5})?)?")  # EST, EST5EDT, GMT0
 
 
 # ----------------------------------------------------------------------------------------- field types
@@ -41,13 +56,128 @@ def _duration(value: Any) -> timedelta:
     return parse_duration(value)
 
 
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("a zero duration does not work here; write a positive duration such as '30s', '10m' or '1h'")
+    return value
+
+
 def _zone(value: Any) -> str:
+    """An IANA zone of a place (``Area/Location``) or ``UTC``; abbreviations, POSIX rules and offsets are refused."""
     if not isinstance(value, str):
-        raise ValueError("write the time zone as an IANA name such as 'America/New_York' or 'UTC'")
+        raise ValueError(f"write the time zone as a quoted string; {_ZONE_HINT}")
+    shown = value if len(value) <= 60 else value[:57] + "..."
+    if value in {"UTC", "Etc/UTC"}:
+        return value
+    # "EST", "MST", "HST", "CET", "EST5EDT", "GMT+3", "UTC+3", "Etc/GMT-5": abbreviations, POSIX rules and fixed
+    # offsets, which do not follow a place's daylight-saving rules (and "Etc/GMT+3" is three hours *behind* UTC)
+    if value.startswith("Etc/") or _ABBREVIATION.fullmatch(value) or re.search(r"[+-]\d", value):
+        raise ValueError(
+            f"{shown!r} is an abbreviation or an offset rule, not a place's time zone (its clock can differ from "
+            f"the place's: 'EST' ignores daylight saving time); {_ZONE_HINT}"
+        )
+    if "/" not in value:  # "Japan", "America": an old alias or a region, not Area/Location
+        raise ValueError(f"{shown!r} is not a time zone of the form Area/Location; {_ZONE_HINT}")
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'America/New_York' or 'UTC'")
+    except Exception:  # not found, a folder ("America"), not a normalized key, a name too long for the file system
+        raise ValueError(f"unknown time zone {shown!r}; {_ZONE_HINT}") from None
+    return value
+
+
+def _character(char: str) -> str:
+    """``a line break (U+000A)``: a character named for a message (it may be invisible)."""
+    name = {"\r": "a carriage return", "\n": "a line break", "\t": "a tab", " ": "a space"}.get(char)
+    if name is None:
+        odd = unicodedata.category(char)[0] in "CZ"
+        name = "a control or invisible character" if odd else f"the non-ASCII character {char!r}"
+    return f"{name} (U+{ord(char):04X})"
+
+
+def _odd_character(text: str, *, spaces: bool = True) -> str | None:
+    """The first control, format, line-break or (with ``spaces``) whitespace character of ``text``, described."""
+    for position, char in enumerate(text, start=1):
+        category = unicodedata.category(char)
+        if category in {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"} or (spaces and char.isspace()):
+            return f"{_character(char)} at character {position}"
+    return None
+
+
+def _port_problem(url: str) -> str | None:
+    """What is wrong with the host or port of a ``scheme://`` URL, or None."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "https://[::1/feed"
+        return "the host cannot be read; write an IPv6 address in brackets, e.g. https://[2001:db8::1]/feed.xml"
+    try:
+        port = parts.port
+    except ValueError:  # "https://example.org:99999/", "https://example.org:http/"
+        port = 0
+    if port == 0:
+        return "the port is not a number from 1 to 65535; fix it, or leave it out for the scheme's own"
+    return None
+
+
+def _http_url(value: str) -> str:
+    """An http(s) URL that an HTTP client can fetch: readable, a host, a port in range, no spaces or controls."""
+    if value and not re.match(r"(?i)https?://", value):
+        raise ValueError("not an http(s) URL; write it like https://example.org/feed.xml")
+    odd = _odd_character(value)
+    if odd:
+        raise ValueError(
+            f"the URL contains {odd}; remove it (a URL holds no spaces, tabs or line breaks: write a space as %20)"
+        )
+    problem = _port_problem(value)
+    if problem:
+        raise ValueError(problem)
+    if not urlsplit(value).hostname:
+        raise ValueError("the URL has no host; write it like https://example.org/feed.xml")
+    return value
+
+
+def _optional_http_url(value: str) -> str:
+    return _http_url(value) if value else value
+
+
+def _header_text(value: str) -> str:
+    """Text sent in an HTTP header (the User-Agent): printable ASCII only."""
+    for position, char in enumerate(value, start=1):
+        if not " " <= char <= "~":
+            raise ValueError(
+                f"contains {_character(char)} at character {position}; it is sent in the User-Agent header, "
+                "which holds printable ASCII only: remove line breaks, tabs and non-ASCII letters"
+            )
+    return value
+
+
+def _target_url(value: str) -> str:
+    """A notification URL: no control or invisible characters (apprise itself checks the rest at config check)."""
+    odd = _odd_character(value, spaces=False)
+    if odd:
+        raise ValueError(f"the URL contains {odd}; remove it")
+    return value
+
+
+def database_url_problem(value: str) -> str | None:
+    """What is wrong with a database URL (``what; how to fix``), or None. Also used for $MONITOR_DATABASE_URL."""
+    scheme, sep, _rest = value.partition("://")
+    if not sep or scheme not in DATABASE_SCHEMES:
+        named = f"{scheme!r} is not a supported database" if sep and len(scheme) <= 40 else "not a database URL"
+        return f"{named}; {_DATABASE_HINT}"
+    odd = _odd_character(value, spaces=False)  # a space is fine in a SQLite file name
+    if odd:
+        return f"the URL contains {odd}; remove it"
+    if scheme.startswith("postgresql"):
+        problem = _port_problem(value)
+        if problem:
+            return problem
+    return None
+
+
+def _database_url(value: str) -> str:
+    problem = database_url_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -60,17 +190,31 @@ def _identifier(value: str) -> str:
 def _severity(value: Any) -> Severity:
     if isinstance(value, Severity):
         return value
+    if not isinstance(value, str):
+        raise ValueError("write the severity as a quoted string; use one of info, notice, warning, critical")
     try:
-        return Severity.parse(str(value))
+        return Severity.parse(value)
     except KeyError:
-        raise ValueError(f"unknown severity {value!r}; use one of info, notice, warning, critical")
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        raise ValueError(f"unknown severity {shown!r}; use one of info, notice, warning, critical") from None
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+PositiveDuration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_positive)]
 Zone = Annotated[str, BeforeValidator(_zone)]
 Identifier = Annotated[str, AfterValidator(_identifier)]
 SeverityField = Annotated[Severity, BeforeValidator(_severity)]
 NonEmptyStr = Annotated[str, Field(min_length=1)]
+HttpUrl = Annotated[str, Field(pattern=r"^https?://", description="http or https URL"), AfterValidator(_http_url)]
+HeaderText = Annotated[str, AfterValidator(_header_text)]
+TargetUrl = Annotated[str, Field(min_length=1), AfterValidator(_target_url)]
+
+
+def _problems(problems: Iterable[str]) -> None:
+    """Raise every problem at once: one ValueError whose lines :mod:`monitor.config.problems` reports one by one."""
+    found = list(problems)
+    if found:
+        raise ValueError("\n".join(found))
 
 
 class Frozen(BaseModel):
@@ -83,22 +227,22 @@ class Frozen(BaseModel):
 class MonitorSettings(Frozen):
     """The ``[monitor]`` table: process-wide settings."""
 
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: Annotated[str, AfterValidator(_database_url)] = DEFAULT_DATABASE_URL
     display_zone: Zone = "UTC"
-    contact: str = "https://github.com/deadline-monitor/deadline-monitor"
-    user_agent: str = ""
-    poll_interval: Duration = timedelta(minutes=15)
-    fetch_timeout: Duration = timedelta(seconds=30)
-    max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    contact: HeaderText = "https://github.com/deadline-monitor/deadline-monitor"
+    user_agent: HeaderText = ""
+    poll_interval: PositiveDuration = timedelta(minutes=15)
+    fetch_timeout: PositiveDuration = timedelta(seconds=30)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0, le=1 << 30)
     max_redirects: int = Field(default=5, ge=0, le=20)
     concurrency: int = Field(default=8, ge=1, le=256)
     per_host_concurrency: int = Field(default=2, ge=1, le=64)
-    backoff_cap: Duration = timedelta(hours=6)
-    failure_alert_after: int = Field(default=5, ge=1)
-    blind_after: Duration = timedelta(hours=1)
-    retention: Duration = timedelta(days=30)
-    tick_interval: Duration = timedelta(seconds=30)
-    heartbeat_url: str = ""
+    backoff_cap: PositiveDuration = timedelta(hours=6)
+    failure_alert_after: int = Field(default=5, ge=1, le=1000)
+    blind_after: PositiveDuration = timedelta(hours=1)
+    retention: PositiveDuration = timedelta(days=30)
+    tick_interval: PositiveDuration = timedelta(seconds=30)
+    heartbeat_url: Annotated[str, AfterValidator(_optional_http_url)] = ""
 
     @property
     def effective_user_agent(self) -> str:
@@ -110,9 +254,9 @@ class FeedConfig(Frozen):
     """One ``[[feeds]]`` entry."""
 
     id: Identifier
-    url: Annotated[str, Field(pattern=r"^https?://", description="http or https URL")]
+    url: HttpUrl
     title: str = ""
-    poll_interval: Duration | None = None
+    poll_interval: PositiveDuration | None = None
     enabled: bool = True
     tags: tuple[str, ...] = ()
     source: SourceKind = SourceKind.ORDINARY
@@ -151,18 +295,22 @@ class ThreadConfig(Frozen):
     @model_validator(mode="after")
     def _check(self) -> ThreadConfig:
         ids = [s.id for s in self.states]
-        for index, state_id in enumerate(ids):
-            if state_id in ids[:index]:
-                raise ValueError(f"states[{index}].id: state id {state_id!r} appears twice; give each state its own id")
+        problems = [
+            f"states[{index}].id: state id {state_id!r} appears twice; give each state its own id"
+            for index, state_id in enumerate(ids)
+            if state_id in ids[:index]
+        ]
         initial = self.initial or ids[0]
         if initial not in ids:
-            raise ValueError(f"initial: {initial!r} is not one of the states; use one of {ids}")
+            problems.append(f"initial: {initial!r} is not one of the states; use one of {ids}")
         for source, targets in self.transitions.items():
+            where = key_path("transitions", source)
             if source not in ids:
-                raise ValueError(f"transitions.{source}: unknown state {source!r}; known states are {ids}")
+                problems.append(f"{where}: unknown state {source!r}; known states are {ids}")
             for target in targets:
                 if target not in ids:
-                    raise ValueError(f"transitions.{source}: unknown target state {target!r}; known states are {ids}")
+                    problems.append(f"{where}: unknown target state {target!r}; known states are {ids}")
+        _problems(problems)
         return self
 
     @property
@@ -203,11 +351,11 @@ class NewDevelopmentConfig(Frozen):
     """When untracked news counts as a new development."""
 
     enabled: bool = True
-    min_outlets: int = Field(default=3, ge=1)
-    outlet_window: Duration = timedelta(hours=12)
-    cluster_window: Duration = timedelta(hours=48)
+    min_outlets: int = Field(default=3, ge=1, le=1000)
+    outlet_window: PositiveDuration = timedelta(hours=12)
+    cluster_window: PositiveDuration = timedelta(hours=48)
     similarity: float = Field(default=0.6, gt=0, le=1)
-    known_after: int = Field(default=4, ge=1)  # a word seen in this many earlier story items is not new
+    known_after: int = Field(default=4, ge=1, le=1_000_000)  # a word seen in this many earlier story items is not new
     label_words: int = Field(default=3, ge=1, le=10)  # how many new words label a new development
 
 
@@ -218,7 +366,7 @@ class DeadlineConfig(Frozen):
     title: str
     due: datetime
     zone: Zone
-    reminders: tuple[Duration, ...] = (timedelta(hours=24), timedelta(hours=3), timedelta(hours=1))
+    reminders: tuple[PositiveDuration, ...] = (timedelta(hours=24), timedelta(hours=3), timedelta(hours=1))
     resolved_by: tuple[str, ...] = ()  # "thread.state" or a development kind such as "story.new_development"
     extension_cues: tuple[str, ...] = ()
     # words naming what this deadline is about ("Anthropic"): with several deadlines in a story, an extension
@@ -226,7 +374,7 @@ class DeadlineConfig(Frozen):
     subjects: tuple[NonEmptyStr, ...] = ()
     surge_before: Duration = timedelta(hours=6)  # poll the story's feeds faster from this long before due...
     surge_after: Duration = timedelta(hours=6)  # ...until this long after it
-    surge_interval: Duration = timedelta(minutes=2)
+    surge_interval: PositiveDuration = timedelta(minutes=2)
     recap_window: Duration = timedelta(hours=12)  # a "passed" message lists the story's developments this far back
 
     @model_validator(mode="after")
@@ -234,6 +382,11 @@ class DeadlineConfig(Frozen):
         if self.due.tzinfo is not None:
             raise ValueError(
                 "due: give local wall-clock time without an offset (e.g. '2026-02-27T17:01') and the zone in 'zone'"
+            )
+        if not EARLIEST_DUE_YEAR <= self.due.year <= LATEST_DUE_YEAR:
+            raise ValueError(
+                f"due: the year {self.due.year} is outside {EARLIEST_DUE_YEAR}-{LATEST_DUE_YEAR}; "
+                "check the date (written like 2026-02-27T17:01:00)"
             )
         zone = ZoneInfo(self.zone)
         as_utc = self.due.replace(tzinfo=zone).astimezone(UTC)
@@ -266,56 +419,78 @@ class StoryConfig(Frozen):
     parties: dict[str, tuple[NonEmptyStr, ...]] = Field(default_factory=dict)  # id -> names that refer to it
     signals: SignalsConfig = SignalsConfig()
     new_developments: NewDevelopmentConfig = NewDevelopmentConfig()
-    corroboration_window: Duration = timedelta(hours=24)
-    recent_window: Duration = timedelta(hours=72)  # developments later items may join; older ones are forgotten
+    corroboration_window: PositiveDuration = timedelta(hours=24)
+    recent_window: PositiveDuration = timedelta(hours=72)  # developments later items may join; older are forgotten
     threads: dict[str, ThreadConfig] = Field(default_factory=dict)
     deadlines: tuple[DeadlineConfig, ...] = ()
 
-    @model_validator(mode="after")
-    def _check(self) -> StoryConfig:
-        for thread_id in self.threads:
-            if not _ID.match(thread_id):
-                raise ValueError(
-                    f"threads: {thread_id!r} is not a valid thread id; use lower-case letters, digits, '-' and '_'"
-                )
-        _no_duplicates([d.id for d in self.deadlines], "deadlines", "deadline id")
-        for party_id, names in self.parties.items():
+    # Each check is on one field (with the fields before it, when those are valid), so that a mistake elsewhere in
+    # the story does not hide it: every problem is reported at once.
+    @field_validator("parties")
+    @classmethod
+    def _check_parties(cls, parties: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        problems: list[str] = []
+        for party_id, names in parties.items():
             if not _ID.match(party_id):
-                raise ValueError(
-                    f"parties: {party_id!r} is not a valid party id; use lower-case letters, digits, '-' and '_'"
+                problems.append(
+                    f"{party_id!r} is not a valid party id; use lower-case letters, digits, '-' and '_'"
                 )
-            if not names:
-                raise ValueError(f"parties.{party_id}: list at least one name the news uses for this party")
-        for thread_id, config in self.threads.items():
-            wanted = [("by", config.by)] + [(f"states[{i}].by", s.by) for i, s in enumerate(config.states)]
-            for field_name, party_ids in wanted:
-                unknown = [p for p in party_ids if p not in self.parties]
-                if unknown:
-                    known = sorted(self.parties) or "none: add a [stories.parties] table"
-                    raise ValueError(
-                        f"threads.{thread_id}.{field_name}: unknown party {unknown[0]!r}; "
-                        f"name a party of the story's parties (known: {known})"
-                    )
+            elif not names:
+                problems.append(f"{party_id}: list at least one name the news uses for this party")
+        _problems(problems)
+        return parties
+
+    @field_validator("threads")
+    @classmethod
+    def _check_threads(cls, threads: dict[str, ThreadConfig], info: ValidationInfo) -> dict[str, ThreadConfig]:
+        problems = [
+            f"{thread_id!r} is not a valid thread id; use lower-case letters, digits, '-' and '_'"
+            for thread_id in threads
+            if not _ID.match(thread_id)
+        ]
+        if "parties" in info.data:  # else the parties are wrong themselves, and reported
+            parties: dict[str, Any] = info.data["parties"]
+            for thread_id, config in ((t, c) for t, c in threads.items() if _ID.match(t)):
+                wanted = [("by", config.by)] + [(f"states[{i}].by", s.by) for i, s in enumerate(config.states)]
+                for field_name, party_ids in wanted:
+                    unknown = [p for p in party_ids if p not in parties]
+                    if unknown:
+                        known = sorted(parties) or "none: add a [stories.parties] table"
+                        problems.append(
+                            f"{thread_id}.{field_name}: unknown party {unknown[0]!r}; "
+                            f"name a party of the story's parties (known: {known})"
+                        )
+        _problems(problems)
+        return threads
+
+    @field_validator("deadlines")
+    @classmethod
+    def _check_deadlines(
+        cls, deadlines: tuple[DeadlineConfig, ...], info: ValidationInfo
+    ) -> tuple[DeadlineConfig, ...]:
+        problems = _duplicates([d.id for d in deadlines], "deadline id")
+        threads: dict[str, ThreadConfig] = info.data.get("threads", {})
         kinds = {k.value for k in DevelopmentKind}
-        for index, deadline in enumerate(self.deadlines):
-            for ref in deadline.resolved_by:
+        for index, deadline in enumerate(deadlines):
+            for ref in deadline.resolved_by if "threads" in info.data else ():  # else threads are wrong, and reported
                 if ref in kinds:
                     continue
                 thread_id, _, state_id = ref.partition(".")
-                thread = self.threads.get(thread_id)
+                thread = threads.get(thread_id)
                 if thread is None or state_id not in {s.id for s in thread.states}:
-                    raise ValueError(
-                        f"deadlines[{index}].resolved_by: {ref!r} is neither 'thread.state' of this story "
-                        f"nor a development kind; threads are {sorted(self.threads)}"
+                    problems.append(
+                        f"[{index}].resolved_by: {ref!r} is neither 'thread.state' of this story "
+                        f"nor a development kind; threads are {sorted(threads)}"
                     )
-        return self
+        _problems(problems)
+        return deadlines
 
 
 class ChannelConfig(Frozen):
     """Where notifications go, and which ones."""
 
     id: Identifier
-    urls: tuple[NonEmptyStr, ...] = Field(min_length=1)
+    urls: tuple[TargetUrl, ...] = Field(min_length=1)
     format: Literal["text", "markdown", "html"] = "markdown"
     min_severity: SeverityField = Severity.NOTICE
     min_confidence: Confidence = Confidence.REPORTED
@@ -325,24 +500,37 @@ class ChannelConfig(Frozen):
     digest_cron: str = "0 8 * * *"
     zone: Zone = "UTC"
     quiet_hours: str = ""  # "22:00-07:00" in the channel's zone; critical messages ignore it
-    repeat: Duration | None = None  # re-send critical developments until acknowledged
-    max_age: Duration = timedelta(hours=24)
-    templates: dict[str, str] = Field(default_factory=dict)
+    repeat: PositiveDuration | None = None  # re-send critical developments until acknowledged
+    max_age: Duration = timedelta(hours=24)  # "0s": give up after the first failed attempt
+    templates: dict[str, str] = Field(default_factory=dict)  # checked by rendering them, at `monitor config check`
 
-    @model_validator(mode="after")
-    def _check(self) -> ChannelConfig:
+    @field_validator("kinds")
+    @classmethod
+    def _check_kinds(cls, wanted: tuple[str, ...]) -> tuple[str, ...]:
         kinds = {k.value for k in DevelopmentKind}
-        for kind in self.kinds:
-            if kind not in kinds and not any(k.startswith(kind) for k in kinds):
-                raise ValueError(f"kinds: unknown development kind {kind!r}; known kinds are {sorted(kinds)}")
-        if self.quiet_hours and not _QUIET_HOURS.fullmatch(self.quiet_hours):
+        _problems(
+            f"unknown development kind {kind!r}; known kinds are {sorted(kinds)}"
+            for kind in wanted
+            if kind not in kinds and not any(k.startswith(kind) for k in kinds)
+        )
+        return wanted
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _check_quiet_hours(cls, quiet_hours: str) -> str:
+        if quiet_hours and not _QUIET_HOURS.fullmatch(quiet_hours):
+            shown = quiet_hours if len(quiet_hours) <= 40 else quiet_hours[:37] + "..."
             raise ValueError(
-                f"quiet_hours: cannot read {self.quiet_hours!r}; "
-                "write it like '22:00-07:00' (24-hour clock, HH:MM-HH:MM)"
+                f"cannot read {shown!r}; write it like '22:00-07:00' (24-hour clock, HH:MM-HH:MM)"
             )
-        if self.mode == "digest":
-            _check_cron(self.digest_cron)
-        return self
+        return quiet_hours
+
+    @field_validator("digest_cron")
+    @classmethod
+    def _check_digest_cron(cls, digest_cron: str, info: ValidationInfo) -> str:
+        if info.data.get("mode") == "digest":
+            _check_cron(digest_cron)
+        return digest_cron
 
 
 class Settings(Frozen):
@@ -353,25 +541,42 @@ class Settings(Frozen):
     stories: tuple[StoryConfig, ...] = Field(min_length=1)
     channels: tuple[ChannelConfig, ...] = ()
 
-    @model_validator(mode="after")
-    def _check(self) -> Settings:
-        _no_duplicates([f.id for f in self.feeds], "feeds", "feed id")
-        _no_duplicates([s.id for s in self.stories], "stories", "story id")
-        _no_duplicates([c.id for c in self.channels], "channels", "channel id")
-        story_ids = {s.id for s in self.stories}
-        for index, feed in enumerate(self.feeds):
-            for story in feed.stories:
-                if story not in story_ids:
-                    raise ValueError(
-                        f"feeds[{index}].stories: unknown story {story!r}; stories are {sorted(story_ids)}"
-                    )
-        for index, channel in enumerate(self.channels):
-            for story in channel.stories:
-                if story not in story_ids:
-                    raise ValueError(
-                        f"channels[{index}].stories: unknown story {story!r}; stories are {sorted(story_ids)}"
-                    )
-        return self
+    # Checks per field (with the fields before it, when valid), so a mistake elsewhere does not hide them.
+    @field_validator("feeds")
+    @classmethod
+    def _check_feeds(cls, feeds: tuple[FeedConfig, ...]) -> tuple[FeedConfig, ...]:
+        _problems(_duplicates([f.id for f in feeds], "feed id"))
+        return feeds
+
+    @field_validator("stories")
+    @classmethod
+    def _check_stories(cls, stories: tuple[StoryConfig, ...], info: ValidationInfo) -> tuple[StoryConfig, ...]:
+        problems = _duplicates([s.id for s in stories], "story id")
+        story_ids = {s.id for s in stories}
+        feeds: tuple[FeedConfig, ...] = info.data.get("feeds", ())
+        for index, feed in enumerate(feeds):
+            problems += [
+                f"feeds[{index}].stories: unknown story {story!r}; stories are {sorted(story_ids)}"
+                for story in feed.stories
+                if story not in story_ids
+            ]
+        _problems(problems)
+        return stories
+
+    @field_validator("channels")
+    @classmethod
+    def _check_channels(cls, channels: tuple[ChannelConfig, ...], info: ValidationInfo) -> tuple[ChannelConfig, ...]:
+        problems = _duplicates([c.id for c in channels], "channel id")
+        if "stories" in info.data:
+            story_ids = {s.id for s in info.data["stories"]}
+            for index, channel in enumerate(channels):
+                problems += [
+                    f"[{index}].stories: unknown story {story!r}; stories are {sorted(story_ids)}"
+                    for story in channel.stories
+                    if story not in story_ids
+                ]
+        _problems(problems)
+        return channels
 
     def story(self, story_id: str) -> StoryConfig:
         return next(s for s in self.stories if s.id == story_id)
@@ -389,19 +594,24 @@ class Settings(Frozen):
 def _check_cron(expression: str) -> None:
     """A standard 5-field crontab line whose every field is in range (APScheduler parses it later)."""
     hint = "write a 5-field cron expression like '0 8 * * *' (minute hour day month weekday)"
+    shown = expression if len(expression) <= 60 else expression[:57] + "..."
     if len(expression.split()) != 5:
-        raise ValueError(f"digest_cron: {expression!r} does not have 5 fields; {hint}")
+        raise ValueError(f"{shown!r} does not have 5 fields; {hint}")
     from apscheduler.triggers.cron import CronTrigger  # lazy: only digest channels pay for the import
 
     try:
         CronTrigger.from_crontab(expression, timezone="UTC")
-    except ValueError as exc:
-        raise ValueError(f"digest_cron: {expression!r} is not valid ({exc}); {hint}") from None
+    except Exception as exc:  # ValueError mostly; whatever else APScheduler raises for odd input is a problem too
+        reason = " ".join(str(exc).split())[:120]
+        raise ValueError(f"{shown!r} is not valid ({reason}); {hint}") from None
 
 
-def _no_duplicates(ids: list[str], where: str, what: str) -> None:
+def _duplicates(ids: list[str], what: str) -> list[str]:
+    """``[index].id: duplicate ...`` for every id seen before it (relative to the list's field path)."""
     seen: set[str] = set()
+    problems: list[str] = []
     for index, item in enumerate(ids):
         if item in seen:
-            raise ValueError(f"{where}[{index}].id: duplicate {what} {item!r}; each must be unique")
+            problems.append(f"[{index}].id: duplicate {what} {item!r}; each must be unique")
         seen.add(item)
+    return problems

@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
-from jinja2 import PackageLoader, StrictUndefined, Template, TemplateError
+from jinja2 import PackageLoader, StrictUndefined, Template, TemplateError, TemplateSyntaxError
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from monitor.domain import Development, DevelopmentKind, Severity, Source
@@ -136,12 +138,45 @@ def untrusted(text: str | None, fmt: Format, limit: int, *, single_line: bool = 
 
 
 # ------------------------------------------------------------------------------------------- templates
+OPERAND_MAX = 100_000  # the characters or items a template's + or * may build; the bits of a number * or ** may give
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja2's immutable sandbox (no attribute of Python internals, no mutating a list or dict), whose ``+``, ``*``
+    and ``**`` also refuse to build a huge string, list or number (``{{ 'x' * 10**9 }}``, ``{{ 9**9**9 }}``), which
+    would exhaust memory or never finish. A refusal is a :class:`jinja2.exceptions.SecurityError`."""
+
+    intercepted_binops = frozenset({"+", "*", "**"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if _too_big(operator, left, right):
+            raise SecurityError(f"the {operator} in this template would build a value too large for a message")
+        return super().call_binop(context, operator, left, right)
+
+
+def _too_big(operator: str, left: Any, right: Any) -> bool:
+    sized = (str, bytes, list, tuple)
+    if operator == "+":
+        return isinstance(left, sized) and isinstance(right, sized) and len(left) + len(right) > OPERAND_MAX
+    if operator == "*":
+        if isinstance(left, int) and isinstance(right, sized):
+            left, right = right, left
+        if isinstance(left, sized) and isinstance(right, int):
+            return len(left) * right > OPERAND_MAX
+        if isinstance(left, int) and isinstance(right, int):
+            return left.bit_length() + right.bit_length() > OPERAND_MAX
+        return False
+    if operator == "**" and isinstance(left, int) and isinstance(right, int) and abs(left) > 1:
+        return right > 0 and left.bit_length() * right > OPERAND_MAX
+    return False
+
+
 @lru_cache(maxsize=4)
 def _environment(fmt: Format) -> ImmutableSandboxedEnvironment:
     # HTML autoescapes; Markdown and text get values escaped in Python (Jinja2 only knows HTML escaping).
     # Sandboxed because channel templates come from the config file, and StrictUndefined so a typo in one is
     # reported (and the shipped template used) rather than rendering an empty message.
-    return ImmutableSandboxedEnvironment(
+    return _Sandbox(
         loader=PackageLoader("monitor.notify", "templates"),
         autoescape=fmt == "html",
         undefined=StrictUndefined,
@@ -162,26 +197,41 @@ def _compile_override(fmt: Format, source: str) -> Template:
 
 
 def check_templates(templates: Mapping[str, str], fmt: Format) -> list[str]:
-    """Problems with a channel's template overrides (unknown names, syntax errors, unknown variables), for config
-    validation. Empty when they render against a sample development."""
+    """Problems with a channel's template overrides (unknown names, syntax errors, unknown variables, what the
+    sandbox refuses, any other failure), for config validation: ``templates.body: what is wrong; how to fix it``.
+    Empty when they render, sandboxed, against a sample development. Never raises."""
     problems = [f"templates.{name}: unknown template; use 'title' or 'body'" for name in templates
                 if name not in {"title", "body"}]
     for name in ("title", "body"):
         if name in templates:
             try:
                 _compile_override(fmt, templates[name]).render(_sample_context(fmt))
+            except TemplateSyntaxError as exc:
+                problems.append(f"templates.{name}: {_one_line(exc)} (line {exc.lineno}); fix the Jinja syntax")
+            except SecurityError as exc:
+                problems.append(f"templates.{name}: {_one_line(exc)}; templates are sandboxed: use only the "
+                                "documented values and filters")
             except TemplateError as exc:
-                problems.append(f"templates.{name}: {exc}")
+                problems.append(f"templates.{name}: {_one_line(exc)}; use only the values the shipped templates use "
+                                "(monitor/notify/templates)")
+            except Exception as exc:  # a template may fail any way (1/0, a recursive macro)
+                problems.append(f"templates.{name}: rendering fails ({type(exc).__name__}: {_one_line(exc)}); "
+                                "fix the template")
     return problems
 
 
+def _one_line(exc: BaseException) -> str:
+    return cut(" ".join(str(exc).split()), 200).rstrip(".") or type(exc).__name__
+
+
 def _render(fmt: Format, name: str, context: Mapping[str, Any], override: str | None = None) -> str:
-    """Render a template; a broken channel override falls back to the shipped template (never lose a message)."""
+    """Render a template; a broken channel override falls back to the shipped template (never lose a message):
+    whatever it raises (a template error, 1/0, a recursive macro, a value the sandbox refuses)."""
+    if override is None:
+        return _template(fmt, name, None).render(context).strip()
     try:
         return _template(fmt, name, override).render(context).strip()
-    except TemplateError:
-        if override is None:
-            raise
+    except Exception:
         return _template(fmt, name, None).render(context).strip()
 
 

@@ -19,6 +19,13 @@ from monitor.config.schema import Settings
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = [ROOT / "config" / "monitor.toml", *sorted((ROOT / "config" / "examples").glob("*.toml"))]
 
+# one feed, so the only warnings are the story's (a config without feeds gets a warning of its own)
+FEED = """
+[[feeds]]
+id = "news"
+url = "https://news.example.org/rss"
+"""
+
 HEAD = """
 [[stories]]
 id = "standoff"
@@ -73,7 +80,7 @@ def dpa(
 
 
 def settings(*parts: str) -> Settings:
-    return parse_settings(tomllib.loads(HEAD + "".join(parts)), env={})
+    return parse_settings(tomllib.loads(FEED + HEAD + "".join(parts)), env={})
 
 
 def warnings_of(*parts: str) -> list[str]:
