@@ -9,67 +9,32 @@ the service is not thread-safe and needs no locks that way.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
-import socket
-import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from monitor.app.deadlines import load_deadline_states
-from monitor.app.deliver import deliver_due
+from monitor.app.deliver import deliver_due, release_orphaned_claims
 from monitor.app.health import HEARTBEAT_KEY, STARTED_KEY, STOPPED_KEY
+from monitor.app.logs import setup_logging, use_settings
 from monitor.app.metrics import Metrics
 from monitor.app.service import Service
 from monitor.clock import monotonic, system_clock
 from monitor.config.load import load_settings
 from monitor.config.masking import mask_database_url
 from monitor.config.schema import Settings
-from monitor.domain import DeliveryStatus
 from monitor.errors import MonitorError
 from monitor.store.db import Store
-from monitor.store.locking import InstanceLock
+from monitor.store.locking import DAEMON_ROLE, InstanceLock, this_process
 from monitor.story.deadlines import next_due_instants
 
 log = logging.getLogger("monitor.app.daemon")
 STANDBY_RETRY_S = 5.0
 SHUTDOWN_BOUND_S = 8.0
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per log line (``--log-format json``)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
-
-
-def setup_logging(log_format: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("MONITOR_LOG_LEVEL", "INFO").upper())
-    # apprise prints tokens at DEBUG; httpx logs full URLs (which may carry tokens) at INFO
-    logging.getLogger("apprise").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # a dozen lines of migration noise per start
 
 
 class Daemon:
@@ -86,7 +51,7 @@ class Daemon:
         self.once = once
         self.stop_event = threading.Event()
         self.reload_requested = threading.Event()
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.worker_id = str(this_process(DAEMON_ROLE))  # names this process in its outbox claims
         self.service: Any = None
         self.store: Any = None
         self.scheduler: Any = None
@@ -106,6 +71,11 @@ class Daemon:
         lock = InstanceLock(url)
         log.info("monitor starting (database %s, worker %s)", mask_database_url(url), self.worker_id)
         waiting_logged = False
+        if self.once and not lock.try_acquire():
+            # cron mode never waits: the active instance's own ticks do this one's work
+            log.warning("another instance is active on this database; its ticks cover this one (nothing to do)")
+            self.store.close()
+            return 0
         while not lock.try_acquire():
             if not waiting_logged:
                 log.info("another instance is active on this database; waiting as a hot standby")
@@ -133,8 +103,7 @@ class Daemon:
 
             self.metrics = Metrics(self.metrics_port, self.metrics_address)
         if self.once:
-            self.tick()
-            return 0
+            return 0 if self.tick() else 1  # cron must see a failed tick
         self._start_scheduler()
         code = 0
         try:
@@ -157,25 +126,15 @@ class Daemon:
         return code
 
     def _release_orphaned_claims(self, now: datetime) -> None:
-        """Put back outbox rows claimed by another worker before we became active.
+        """On becoming active: put back the outbox rows a stopped worker left ``sending``, so a restart or a standby
+        takeover sends them at once rather than after the stale-claim timeout.
 
-        We hold the instance lock, so such a claim belongs to an active daemon that died mid-send (``kill -9``)
-        or to a one-shot ``monitor poll``. Left alone it would wait out the store's stale-claim timeout
-        (minutes) before anyone sent it. Releasing it now means a restart or a standby takeover sends it at
-        once; if its worker did send it before dying, that is the one duplicate invariant 1 allows. The
-        release is ``finish_delivery`` as the old worker: a compare-and-set on that worker's claim, keeping
-        the per-target results so targets that already accepted it are not sent again.
+        :func:`monitor.app.deliver.release_orphaned_claims` decides, row by row: a claimant of this machine that
+        has exited, and (we hold the instance lock now) a daemon on another machine, which must have lost the lock.
+        A live ``monitor poll`` beside us keeps its claims. If the stopped worker's send was in flight, the message
+        goes out once more: the one extra copy per crash during a send that at-least-once delivery allows.
         """
-
-        with self.store.write() as tx:
-            rows = [r for r in tx.outbox({DeliveryStatus.SENDING})
-                    if r.claimed_by and r.claimed_by != self.worker_id and r.claimed_at and r.claimed_at <= now]
-            released = sum(
-                tx.finish_delivery(row.id, row.claimed_by or "", targets=row.targets, status=DeliveryStatus.RETRYING,
-                                   next_attempt_at=now, last_error="claimed by a worker that stopped; resent",
-                                   now=now)
-                for row in rows
-            )
+        released = release_orphaned_claims(self.store, now, instance_lock_held=True)
         if released:
             log.warning("released %d delivery(ies) claimed by a stopped worker; sending them again", released)
 
@@ -244,16 +203,17 @@ class Daemon:
                 job.remove()
 
     # ------------------------------------------------------------------------------------- jobs
-    def tick(self) -> None:
+    def tick(self) -> bool:
+        """One scheduled tick; False when it failed (logged; the next tick tries again)."""
         started = monotonic()
         try:
             report = self.service.tick()
         except MonitorError as exc:
             log.error("tick failed: %s", exc)
-            return
+            return False
         except Exception:
             log.exception("tick failed unexpectedly")
-            return
+            return False
         now = system_clock()
         with self.store.write() as tx:
             tx.set_meta(HEARTBEAT_KEY, now.isoformat(), now)
@@ -267,6 +227,7 @@ class Daemon:
         self._ping_heartbeat()
         if self.metrics is not None:
             self.metrics.update(self.settings, self.store, now, monotonic() - started)
+        return True
 
     def deadline_instant(self) -> None:
         """Run at a reminder or due instant: check deadlines, deliver at once."""
@@ -297,6 +258,7 @@ class Daemon:
             settings = settings.model_copy(update={"monitor": settings.monitor.model_copy(
                 update={"database_url": self.settings.monitor.database_url})})
         self.settings = settings
+        use_settings(settings)
         self.service.reload(settings)
         for job in self.scheduler.get_jobs():
             if job.id.startswith("digest:"):
@@ -318,10 +280,10 @@ class Daemon:
 
 def run_daemon(config_path: str, *, record_dir: Path | None, log_format: str, metrics_port: int | None,
                metrics_address: str = "127.0.0.1",
-               once: bool) -> int:
+               once: bool, log_level: str = "INFO") -> int:
     """Entry point of ``monitor run``. Returns the exit code."""
-    setup_logging(log_format)
     settings = load_settings(config_path)
+    setup_logging(log_format, log_level, settings)
     daemon = Daemon(config_path, settings, record_dir=record_dir, metrics_port=metrics_port,
                     metrics_address=metrics_address, once=once)
     daemon.install_signals()

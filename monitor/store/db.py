@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, or_, select, update
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
@@ -31,10 +31,10 @@ from sqlalchemy.pool import StaticPool
 
 from monitor.config.masking import mask_database_url
 from monitor.config.schema import DEFAULT_DATABASE_URL, FeedConfig
-from monitor.domain import Item
+from monitor.domain import DeliveryStatus, Item
 from monitor.errors import StoreError
 from monitor.store import models as m
-from monitor.store.locking import migration_lock
+from monitor.store.locking import migration_lock, sqlite_file
 from monitor.store.migrations import LOCATION
 from monitor.store.models import (
     FEED_FIELDS,
@@ -43,6 +43,7 @@ from monitor.store.models import (
     FeedRow,
     OutboxRow,
     ThreadRow,
+    dumps,
     feed_row,
     item_from_row,
     loads,
@@ -141,7 +142,7 @@ class Store:
         config = Config()
         config.set_main_option("script_location", str(LOCATION))
         head = ScriptDirectory.from_config(config).get_current_head()
-        with migration_lock(_sqlite_file(self._engine.url)):
+        with migration_lock(sqlite_file(self._engine.url)):
             with self._engine.connect() as conn:
                 if MigrationContext.configure(conn).get_current_revision() == head:
                     return
@@ -180,16 +181,6 @@ def _create_engine(url: str) -> Engine:
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
-
-
-def _sqlite_file(url: URL) -> str | None:
-    """The database file of a SQLite URL; None for an in-memory database and for PostgreSQL."""
-    if url.get_backend_name() != "sqlite" or url.query.get("mode") == "memory":
-        return None
-    database = url.database or ""
-    if database.startswith("file:"):  # a URI filename (``?uri=true``): file:path, file:/path or file:///path
-        database = database.removeprefix("file:").removeprefix("//")
-    return None if database in ("", ":memory:") else database
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -280,7 +271,8 @@ class Tx(StoryQueries):
             raise KeyError(f"unknown feed {feed_id!r}")
 
     # ------------------------------------------------------------------ items
-    def insert_items(self, items: Sequence[Item], *, seed: bool) -> list[Item]:
+    def insert_items(self, items: Sequence[Item], *, seed: bool, limit: int | None = None,
+                     over_limit: list[Item] | None = None) -> list[Item]:
         """Store items; return only those not seen before, in the given order.
 
         Seen before: a stored ``(feed_id, item_id)``, or a stored ``(feed_id, link)`` where the link names one
@@ -293,7 +285,9 @@ class Tx(StoryQueries):
         counter is the caller's (``update_feed``).
 
         New means inserted by this call, so of two writers racing with the same items (PostgreSQL, or
-        ``monitor poll`` beside the daemon) exactly one gets them as new.
+        ``monitor poll`` beside the daemon) exactly one gets them as new. ``limit`` caps how many new items
+        are stored: the newest; the others are not stored (so not seen), are appended to ``over_limit`` when
+        given, and come up again in a later poll.
         """
         if not items:
             return []
@@ -307,6 +301,12 @@ class Tx(StoryQueries):
             if item.link is not None and (item.feed_id, item.link) in by_link:  # a known entry with a new guid
                 continue
             candidates[key] = item
+        if limit is not None and len(candidates) > limit:
+            newest = sorted(candidates.items(), key=lambda pair: pair[1].published, reverse=True)[:limit]
+            kept = {key for key, _ in newest}
+            if over_limit is not None:
+                over_limit.extend(item for key, item in candidates.items() if key not in kept)
+            candidates = {key: item for key, item in candidates.items() if key in kept}
         inserted = self._insert_rows(list(candidates.values()), seed)
         self._mark_listed(items, by_link)
         return [item for key, item in candidates.items() if key in inserted]
@@ -426,3 +426,39 @@ class Tx(StoryQueries):
     def get_meta(self, key: str) -> tuple[str, datetime] | None:
         row = self._execute(select(m.META.c.value, m.META.c.updated_at).where(m.META.c.key == key)).first()
         return None if row is None else (row.value, row.updated_at)
+
+    # ------------------------------------------------------------------ outbox claims
+    # Claiming and recording are in monitor.store.story (claim_due, finish_delivery); these two keep a claim
+    # honest while it is worked on and put back one whose claimant is gone (see monitor.app.deliver).
+    def renew_claim(self, outbox_id: int, worker_id: str, now: datetime,
+                    targets: Sequence[Mapping[str, Any]] | None = None) -> bool:
+        """Just before a send: True if ``worker_id`` still holds the row's claim, which then counts from ``now``
+        (a claimant working through a batch is not stale), and stores ``targets`` (the results so far, so targets
+        that already accepted the message are not sent it again after a crash). The row's next attempt becomes
+        ``now`` too: should this send be lost with its worker, the row is due again from when it was last tried,
+        behind the rows that worker had not started on. False: the claim was released or taken over, and this
+        worker must not send the row."""
+        values: dict[str, Any] = {"claimed_at": now, "next_attempt_at": now}
+        if targets is not None:
+            values["targets_json"] = dumps(list(targets))
+        statement = update(m.OUTBOX).where(
+            m.OUTBOX.c.id == outbox_id,
+            m.OUTBOX.c.claimed_by == worker_id,
+            m.OUTBOX.c.status == DeliveryStatus.SENDING.value,
+        )
+        return rowcount(self._execute(statement.values(**values))) == 1
+
+    def release_claim(self, row: OutboxRow, due_at: datetime, reason: str) -> bool:
+        """Put a row left ``sending`` back to ``retrying``, due at ``due_at``, keeping its per-target results.
+
+        A compare-and-set on the claim as ``row`` shows it (claimant and claim time): a claim renewed or taken
+        over since that row was read is left alone. False then."""
+        claimed_at = m.OUTBOX.c.claimed_at
+        statement = update(m.OUTBOX).where(
+            m.OUTBOX.c.id == row.id,
+            m.OUTBOX.c.status == DeliveryStatus.SENDING.value,
+            m.OUTBOX.c.claimed_by == row.claimed_by if row.claimed_by is not None else m.OUTBOX.c.claimed_by.is_(None),
+            claimed_at == row.claimed_at if row.claimed_at is not None else claimed_at.is_(None),
+        )
+        values = {"status": DeliveryStatus.RETRYING.value, "next_attempt_at": due_at, "last_error": reason}
+        return rowcount(self._execute(statement.values(**values))) == 1

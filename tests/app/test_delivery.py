@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import logging
 import random
+import subprocess
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from freezegun import freeze_time
@@ -16,8 +18,9 @@ from freezegun import freeze_time
 from monitor.app.service import Service
 from monitor.cli.reports import outbox_report
 from monitor.clock import FixedClock, system_clock
-from monitor.domain import Confidence, Development, DevelopmentKind, Severity
-from monitor.store.db import Store
+from monitor.domain import Confidence, DeliveryStatus, Development, DevelopmentKind, Severity
+from monitor.store.db import OutboxRow, Store
+from monitor.store.locking import Claimant, claimant_of, this_process
 from tests.clirunner import monitor
 from tests.pipeline import at, settings_for, write_config
 from tests.receivers import HttpReceiver
@@ -204,3 +207,173 @@ def test_critical_alert_repeats_until_acknowledged(tmp_path: Path, receiver: Htt
         clock.set(at("2030-05-30T12:00") + timedelta(minutes=minutes))
         service.tick()
     assert len(receiver.delivered("/pager")) == 3
+
+
+# ----------------------------------------------------------------------------- claims of processes that are gone
+needs_proc = pytest.mark.skipif(not this_process().machine, reason="needs Linux /proc to tell processes apart")
+
+
+@pytest.fixture
+def live_process() -> Iterator[subprocess.Popen[bytes]]:
+    child = subprocess.Popen(["sleep", "120"])
+    yield child
+    child.kill()
+    child.wait(timeout=10)
+
+
+def exited_claimant(role: str = "worker") -> str:
+    """The claimant text of a process of this machine that has exited (and been reaped)."""
+    child = subprocess.Popen(["sleep", "120"])
+    claimant = claimant_of(child.pid, role)
+    child.kill()
+    child.wait(timeout=10)
+    return str(claimant)
+
+
+def claim_as(service: Service, claimant: str, now: datetime) -> list[OutboxRow]:
+    with service.store.write() as tx:
+        return tx.claim_due(now, claimant, 10)
+
+
+def sending(service: Service) -> list[OutboxRow]:
+    with service.store.read() as tx:
+        return tx.outbox({DeliveryStatus.SENDING})
+
+
+@needs_proc
+def test_a_row_left_sending_by_an_exited_process_goes_out_on_the_next_poll_without_the_stale_wait(
+        tmp_path: Path, receiver: HttpReceiver) -> None:
+    clock = FixedClock(at("2030-05-30T12:00"))
+    service = service_with(tmp_path, channel("hook", receiver.json_url("/hook")), clock)
+    record(service, development("d1", "2030-05-30T12:00"))
+    assert len(claim_as(service, exited_claimant("worker"), clock())) == 1  # a `monitor poll` killed mid-send
+    clock.set(at("2030-05-30T12:00:01"))  # one second on: the 5-minute stale-claim timeout is far away
+    report = service.tick()
+    assert report.delivered == 1 and len(receiver.delivered("/hook")) == 1
+    [row] = outbox_report(service.store, include_sent=True)
+    assert row["status"] == "sent"
+
+
+@needs_proc
+def test_a_daemon_becoming_active_releases_a_dead_workers_claims_at_once_and_a_live_ones_never(
+        tmp_path: Path, receiver: HttpReceiver, live_process: subprocess.Popen[bytes],
+        caplog: pytest.LogCaptureFixture) -> None:
+    from monitor.app.daemon import Daemon
+
+    path = write_config(tmp_path, feeds=[], channels=channel("hook", receiver.json_url("/hook")))
+    settings = settings_for(path)
+    with freeze_time("2030-05-30T12:00:00Z"):
+        now = system_clock()
+        service = Service(settings, Store.open(settings.monitor.database_url), clock=system_clock)
+        for key in ("dead", "alive", "remote", "remote-poll"):
+            record(service, development(key, "2030-05-30T12:00"))
+        claimants = {"dead": exited_claimant("daemon"), "alive": str(claimant_of(live_process.pid, "worker")),
+                     "remote": str(Claimant("daemon", "other-host.example", 7, "99", "0123456789ab")),
+                     "remote-poll": str(Claimant("worker", "other-host.example", 8, "99", "0123456789ab"))}
+        for key, claimant in claimants.items():  # one row each, in the order they were queued
+            with service.store.write() as tx:
+                assert [r.development_key for r in tx.claim_due(now, claimant, 1)] == [key]
+        daemon = Daemon(str(path), settings, record_dir=None, metrics_port=None, once=True)
+        daemon.store = service.store
+        with caplog.at_level(logging.WARNING, logger="monitor.app.daemon"):
+            daemon._release_orphaned_claims(now)
+        with service.store.read() as tx:
+            status = {row.development_key: row.status for row in tx.outbox()}
+    assert status == {"dead": DeliveryStatus.RETRYING, "alive": DeliveryStatus.SENDING,
+                      "remote": DeliveryStatus.RETRYING, "remote-poll": DeliveryStatus.SENDING}
+    assert "released 2 delivery(ies)" in caplog.text
+    service.store.close()
+
+
+@needs_proc
+def test_a_live_processes_claim_is_never_taken_even_long_after_the_stale_timeout(
+        tmp_path: Path, receiver: HttpReceiver, live_process: subprocess.Popen[bytes]) -> None:
+    clock = FixedClock(at("2030-05-30T12:00"))
+    service = service_with(tmp_path, channel("hook", receiver.json_url("/hook")), clock)
+    record(service, development("d1", "2030-05-30T12:00"))
+    claim_as(service, str(claimant_of(live_process.pid, "worker")), clock())
+    for minutes in (1, 6, 60):  # the process still works on it (a slow send): nobody else sends it
+        clock.set(at("2030-05-30T12:00") + timedelta(minutes=minutes))
+        service.tick()
+    assert receiver.requests == [] and len(sending(service)) == 1
+    live_process.kill()
+    live_process.wait(timeout=10)
+    service.tick()  # the same instant: released because its claimant is gone, not because of its age
+    assert len(receiver.delivered("/hook")) == 1
+
+
+def test_a_claim_from_another_machine_waits_out_the_stale_timeout(tmp_path: Path, receiver: HttpReceiver) -> None:
+    clock = FixedClock(at("2030-05-30T12:00"))
+    service = service_with(tmp_path, channel("hook", receiver.json_url("/hook")), clock)
+    record(service, development("d1", "2030-05-30T12:00"))
+    claim_as(service, str(Claimant("worker", "other-host.example", 7, "99", "0123456789ab")), clock())
+    clock.set(at("2030-05-30T12:04:59"))
+    service.tick()
+    assert receiver.requests == []
+    clock.set(at("2030-05-30T12:05:00"))
+    service.tick()
+    assert len(receiver.delivered("/hook")) == 1
+
+
+def test_a_worker_does_not_send_a_row_whose_claim_was_released_while_it_sent_another(
+        tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two rows claimed in one batch; while the first is being sent, the second's claim is released and taken by
+    another worker (as after a stale timeout). The first worker checks its claim before each send: it skips it."""
+    import monitor.app.deliver as deliver
+    from monitor.notify.apprise import send
+
+    clock = FixedClock(at("2030-05-30T12:00"))
+    service = service_with(tmp_path, channel("hook", receiver.json_url("/hook")), clock)
+    record(service, development("first", "2030-05-30T12:00"))
+    record(service, development("second", "2030-05-30T12:00"))
+    taken: list[OutboxRow] = []
+
+    def send_and_meanwhile_lose_the_second_row(*args: Any, **kwargs: Any) -> Any:
+        if not taken:
+            with service.store.write() as tx:
+                [second] = [r for r in tx.outbox({DeliveryStatus.SENDING}) if r.development_key == "second"]
+                assert tx.release_claim(second, clock(), "taken over")
+                taken.extend(tx.claim_due(clock(), "other-worker", 10))
+        return send(*args, **kwargs)
+
+    monkeypatch.setattr(deliver, "send", send_and_meanwhile_lose_the_second_row)
+    report = service.tick()
+    bodies = [r.body.decode() for r in receiver.delivered("/hook")]
+    assert len(bodies) == 1 and "first" in bodies[0]
+    assert [r.development_key for r in taken] == ["second"] and report.delivered == 1
+    [left] = sending(service)
+    assert (left.development_key, left.claimed_by) == ("second", "other-worker")
+
+
+class Crash(BaseException):
+    """The process dying at this point (nothing catches a BaseException that is not an Exception)."""
+
+
+def test_a_crash_while_the_second_target_is_sent_resends_only_that_target(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import monitor.app.deliver as deliver
+    from monitor.notify.apprise import send
+
+    with HttpReceiver() as first, HttpReceiver() as second:
+        clock = FixedClock(at("2030-05-30T12:00"))
+        service = service_with(tmp_path, channel("both", first.json_url("/a"), second.json_url("/b")), clock)
+        record(service, development("d1", "2030-05-30T12:00"))
+
+        def dies_during_the_second_target(urls: Any, message: Any, *, only: set[int] | None = None,
+                                          **kwargs: Any) -> Any:
+            results = send(urls, message, only=only, **kwargs)
+            if only == {1}:
+                raise Crash  # the second target got it; the process died before recording that
+            return results
+
+        monkeypatch.setattr(deliver, "send", dies_during_the_second_target)
+        with pytest.raises(Crash):
+            service.tick()
+        [left] = sending(service)
+        assert [t["ok"] for t in left.targets] == [True, False]  # the first target's result was kept
+        monkeypatch.setattr(deliver, "send", send)
+        clock.set(at("2030-05-30T12:06"))  # this process's own claim: the stale-claim timeout
+        service.tick()
+        assert (len(first.delivered("/a")), len(second.delivered("/b"))) == (1, 2)  # one copy, of the one in flight
+    [row] = outbox_report(service.store, include_sent=True)
+    assert row["status"] == "sent"
