@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("monitor.app.service")
 RECENT_FOR_DEADLINES = timedelta(hours=48)
 STALE_DEADLINE = timedelta(days=1)
+# News items one poll of one feed may add: far more than any real feed publishes between two polls, far fewer
+# than a hostile one could (its documents are already cut to the newest 200 items by parse)
+MAX_NEW_ITEMS_PER_POLL = 100
 
 
 @dataclass
@@ -277,10 +280,20 @@ class Service:
             body_sha256=result.body_sha256,
             seeded=True,
         )
+        over_limit: list[Item] = []
         with self.store.write() as tx:
-            new_items = self._store_items(tx, feed, row.seeded, parsed.items, now)
+            new_items = self._store_items(tx, feed, row.seeded, parsed.items, now, over_limit)
             developments = self.process_items(tx, feed, new_items, now)
-            tx.update_feed(feed.id, items_seen=tx.count_items(feed.id), **success)
+            notes = [*parsed.notes]
+            if over_limit:
+                notes.append(f"{len(new_items) + len(over_limit)} new items, over the cap of "
+                             f"{MAX_NEW_ITEMS_PER_POLL} a poll: stored the newest {len(new_items)}, the rest later")
+            if over_limit:  # the same body must be read again next poll: forget what would skip it
+                success.update(etag=None, last_modified=None, body_sha256=None)
+            notice = "; ".join(notes) or None
+            if notice and notice != row.notice:  # once per change, not once per poll
+                log.warning("feed %s: %s", feed.id, notice)
+            tx.update_feed(feed.id, items_seen=tx.count_items(feed.id), notice=notice, **success)
             self._recovered(tx, feed, row, now)
         report.new_items = len(new_items)
         report.outcome = "ok" if row.seeded else "seeded"
@@ -288,18 +301,20 @@ class Service:
             log.info("feed %s: %d development(s)", feed.id, len(developments))
         return report
 
-    def _store_items(self, tx: Tx, feed: FeedConfig, seeded: bool, items: Sequence[Item], now: datetime) -> list[Item]:
-        """Store items; return those that are news. A new feed's first poll is a seed (seen, not news),
-        except items inside the feed's backfill window."""
+    def _store_items(self, tx: Tx, feed: FeedConfig, seeded: bool, items: Sequence[Item], now: datetime,
+                     over_limit: list[Item]) -> list[Item]:
+        """Store items; return those that are news (at most ``MAX_NEW_ITEMS_PER_POLL``, the newest; the rest
+        go to ``over_limit``, unstored). A new feed's first poll is a seed (seen, not news), except items
+        inside the feed's backfill window."""
         if seeded:
-            return tx.insert_items(items, seed=False)
+            return tx.insert_items(items, seed=False, limit=MAX_NEW_ITEMS_PER_POLL, over_limit=over_limit)
         cutoff = now - feed.backfill
         backfill: list[Item] = []
         seed: list[Item] = []
         for item in items:
             (backfill if feed.backfill and item.published >= cutoff else seed).append(item)
         tx.insert_items(seed, seed=True)
-        return tx.insert_items(backfill, seed=False)
+        return tx.insert_items(backfill, seed=False, limit=MAX_NEW_ITEMS_PER_POLL, over_limit=over_limit)
 
     def _record_success(self, feed: FeedConfig, row: Any, report: PollReport, fields: dict[str, Any],
                         now: datetime) -> PollReport:

@@ -18,7 +18,7 @@ from monitor.config.masking import mask_database_url, mask_secret_url
 from monitor.config.schema import Settings
 from monitor.domain import DeliveryStatus, iso_utc
 from monitor.durations import format_duration, parse_duration
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, UsageError
 from monitor.notify.render import check_templates, terminal_safe
 from monitor.story.deadlines import countdown_text
 
@@ -270,6 +270,7 @@ def format_status(report: dict[str, Any]) -> str:
     for feed in feeds:
         last = feed["last_success_at"] or "never"
         err = f" - {feed['last_error']}" if feed["last_error"] else ""
+        err += f" (note: {feed['notice']})" if feed.get("notice") else ""
         lines.append(f"  {feed['id']:<36} {feed['state']:<9} last ok {last}{err}")
     counts = report["deliveries"]
     lines.append(
@@ -294,7 +295,7 @@ def feeds_report(settings: Settings, store: Store, now: datetime) -> list[dict[s
             out.append(
                 {"id": feed.id, "url": feed.url, "configured_url": feed.url, "state": "new", "enabled": feed.enabled,
                  "last_status": None, "consecutive_failures": 0, "last_attempt_at": None, "last_success_at": None,
-                 "next_poll_at": None, "last_error": None, "items_seen": 0, "conditional_get": None}
+                 "next_poll_at": None, "last_error": None, "items_seen": 0, "conditional_get": None, "notice": None}
             )
             continue
         if not row.enabled:
@@ -321,6 +322,7 @@ def feeds_report(settings: Settings, store: Store, now: datetime) -> list[dict[s
                 "last_error": row.last_error,
                 "items_seen": row.items_seen,
                 "conditional_get": row.conditional_supported,
+                "notice": row.notice,
             }
         )
     return out
@@ -366,5 +368,6 @@ def parse_since(text: str, now: datetime) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError:
 
-        raise ConfigError([f"--since: cannot read {text!r}; give an ISO time like 2026-02-27T12:00 or '2d'"])
+        raise UsageError(f"--since: cannot read {text!r}; give an ISO time like 2026-02-27T12:00 or a duration "
+                         "ago like 2d or 6h")
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -12,6 +12,7 @@ The body it gets has already been capped and had its DOCTYPE internal subset rem
 from __future__ import annotations
 
 import calendar
+import heapq
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -175,13 +176,19 @@ def _atom_entry(node: Any, base: str) -> dict[str, Any] | None:
     return entry
 
 
-def fast_parse(safe: bytes, headers: Mapping[str, str], base: str) -> tuple[str, list[dict[str, Any]]] | None:
-    """(feed title, entries) for a plain, well-formed RSS 2.0 or Atom 1.0 document in UTF-8; else None.
+def fast_parse(
+    safe: bytes, headers: Mapping[str, str], base: str, max_items: int | None = None
+) -> tuple[str, list[dict[str, Any]], int] | None:
+    """(feed title, entries, how many entries the document holds) for a plain, well-formed RSS 2.0 or Atom 1.0
+    document in UTF-8; else None.
 
     ``safe`` is the DOCTYPE-stripped body, ``headers`` the lower-cased response headers (their charset is
-    checked), ``base`` the URL relative links are resolved against ('' leaves them as they are).
+    checked), ``base`` the URL relative links are resolved against ('' leaves them as they are). With
+    ``max_items``, only the newest ``max_items`` entries are returned (document order kept): the document is
+    read as a stream, each entry is converted and its elements freed as soon as it closes, and only a bounded
+    heap of entries is held, so memory does not grow with the number of entries.
     """
-    from xml.etree.ElementTree import ParseError, XMLParser
+    from xml.etree.ElementTree import ParseError, XMLPullParser
 
     head = safe[:1024].lstrip(b"\xef\xbb\xbf \t\r\n")
     declared = _XML_DECL_ENC.match(head)
@@ -191,24 +198,78 @@ def fast_parse(safe: bytes, headers: Mapping[str, str], base: str) -> tuple[str,
             return None
     if b"<!DOCTYPE" in head or b"xml:base" in safe:
         return None
+    parser: Any = XMLPullParser(events=("start", "end"))
+    root: Any = None
+    newest: list[tuple[datetime, int, dict[str, Any]]] = []  # a min-heap on (date, -position)
+    depth = 0
+    kind = ""  # "rss" or "atom", from the root element
+    channels = 0  # RSS: only the first <channel> is read, as feedparser's path did
+    in_channel = False
+    count = 0
     try:
-        parser = XMLParser()
-        parser.feed(safe)
-        root = parser.close()
+        for offset in range(0, max(len(safe), 1), _CHUNK):
+            parser.feed(safe[offset : offset + _CHUNK])
+            event: str
+            elem: Any
+            for event, elem in parser.read_events():
+                if event == "start":
+                    depth += 1
+                    if depth == 1:
+                        root = elem
+                        if elem.tag == "rss" and elem.get("version", "").startswith(("2.", "0.9")):
+                            kind = "rss"
+                        elif elem.tag == _ATOM + "feed":
+                            kind = "atom"
+                        else:
+                            return None
+                    elif depth == 2 and kind == "rss" and elem.tag == "channel":
+                        channels += 1
+                        in_channel = channels == 1
+                    continue
+                depth -= 1
+                tag = elem.tag
+                if kind == "rss" and tag == "item" and in_channel:
+                    entry = _rss_entry(elem, base)
+                elif kind == "atom" and tag == _ATOM + "entry" and depth == 1:
+                    entry = _atom_entry(elem, base)
+                else:
+                    if depth == 1 and tag == "channel":
+                        in_channel = False
+                    continue
+                if entry is None:
+                    return None  # an entry it does not fully understand: the whole document goes to feedparser
+                _keep(newest, entry, count, max_items)
+                count += 1
+                elem.clear()
+        parser.close()
     except (ParseError, ValueError):
         return None
-    if root.tag == "rss" and root.get("version", "").startswith(("2.", "0.9")):
+    if root is None:
+        return None
+    if kind == "rss":
         channel = root.find("channel")
         if channel is None:
             return None
         title = channel.findtext("title") or channel.findtext("{http://purl.org/dc/elements/1.1/}title") or ""
-        entries = [_rss_entry(n, base) for n in channel.iter("item")]
-    elif root.tag == _ATOM + "feed":
+    else:
         detail = _atom_text(root.find(_ATOM + "title"))
         if detail is None:
             return None
-        title, entries = detail[0], [_atom_entry(n, base) for n in root.findall(_ATOM + "entry")]
-    else:
-        return None
-    complete = [e for e in entries if e is not None]
-    return (title, complete) if len(complete) == len(entries) else None
+        title = detail[0]
+    return title, [entry for _, _, entry in sorted(newest, key=lambda kept: -kept[1])], count
+
+
+_CHUNK = 64 * 1024
+_UNDATED = datetime.max.replace(tzinfo=UTC)  # an undated entry counts as fetched now: newer than any dated one
+
+
+def _keep(newest: list[tuple[datetime, int, dict[str, Any]]], entry: dict[str, Any], position: int,
+          limit: int | None) -> None:
+    """Push ``entry`` onto the heap of the newest, dropping the oldest beyond ``limit`` (ties: the later
+    entry in the document goes first, so the earlier ones are kept)."""
+    date = entry.get("published_parsed") or entry.get("updated_parsed") or _UNDATED
+    pair = (date, -position, entry)
+    if limit is None or len(newest) < limit:
+        heapq.heappush(newest, pair)  # type: ignore[misc]
+    elif pair[:2] > newest[0][:2]:
+        heapq.heapreplace(newest, pair)  # type: ignore[misc]

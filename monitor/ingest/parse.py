@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import heapq
 import html
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,20 +28,25 @@ from monitor.domain import Item, SourceKind, domain_of
 from monitor.ingest.fastfeed import BING_SOURCE, bing_source_keys, fast_parse
 
 MAX_PARSE_BYTES = 10 * 2**20
-SUMMARY_CHARS = 2000
+MAX_ITEMS_PER_DOCUMENT = 200  # the newest are read; a feed of 150,000 fresh items must not flood the store
+SUMMARY_CHARS = 2000  # a summary is read for its first paragraphs; longer ones are cut (normal, not noted)
+TITLE_CHARS = 500  # a headline longer than this is not a headline: cut, and noted in the feed's health
+LINK_CHARS = 2048  # likewise for links (dropped: a cut link leads nowhere)
 MAX_ID_CHARS = 512
 
 
 @dataclass(frozen=True)
 class ParsedFeed:
     """The outcome of parsing one body. ``error`` set means "not a feed" (``is_feed`` False, no items);
-    ``warning`` is feedparser's bozo text, kept short: the items are still good."""
+    ``warning`` is feedparser's bozo text, kept short: the items are still good. ``notes`` say which caps the
+    document went over, so the loss is visible in the feed's health rather than silent."""
 
     is_feed: bool
     title: str
     items: tuple[Item, ...]
     warning: str | None = None
     error: str | None = None
+    notes: tuple[str, ...] = ()  # caps the document went over (items not read, text cut): for feed health
 
 
 # ------------------------------------------------------------------------------------------ prolog safety
@@ -284,6 +290,7 @@ class _Draft:
     outlet: str
     published: datetime
     outlet_domain: str = ""
+    over_cap: bool = False  # its title or link went over TITLE_CHARS / LINK_CHARS
 
 
 def _draft(
@@ -291,6 +298,8 @@ def _draft(
 ) -> _Draft | None:
     """One entry as a draft, or None if it has nothing to read or follow; ``outlet_keys`` may hold a Bing outlet."""
     title = _detail_text(entry, "title")
+    over = len(title) > TITLE_CHARS
+    title = _cut(title, TITLE_CHARS)
     summary = _detail_text(entry, "summary")
     if not summary:
         contents = entry.get("content") or []
@@ -300,6 +309,8 @@ def _draft(
     summary = _cut(summary, SUMMARY_CHARS)
     raw_link = entry.get("link")
     link = canonical_url(raw_link) if isinstance(raw_link, str) and raw_link.strip() else None
+    if link is not None and len(link) > LINK_CHARS:
+        link, over = None, True
     if not (title or summary or link):
         return None  # nothing a person could read or follow
     source = entry.get("source") or {}
@@ -325,7 +336,7 @@ def _draft(
     else:  # never fetched_at: that would give the same entry a new id on every poll
         raw_date = str(entry.get("published") or entry.get("updated") or "")
         base_id = "sha256:" + _sha(title or summary, raw_date)
-    return _Draft(_bounded_id(base_id), title, summary, link, outlet, published, outlet_domain)
+    return _Draft(_bounded_id(base_id), title, summary, link, outlet, published, outlet_domain, over)
 
 
 def _assign_ids(drafts: list[_Draft]) -> list[tuple[str, _Draft]]:
@@ -380,12 +391,14 @@ def parse_feed(
     feed_title: str = "",
     base_url: str = "",
     fast: bool = True,
+    max_items: int = MAX_ITEMS_PER_DOCUMENT,
 ) -> ParsedFeed:
     """Parse one fetched body into items (see module doc). Never raises for bad input.
 
     ``base_url`` (the final URL of the fetch) resolves relative links when the headers carry no
-    Content-Location. Items are in document order, with unique ``item_id``s. ``fast=False`` forces
-    feedparser even for plain RSS/Atom (tests compare the two paths).
+    Content-Location. Items are in document order, with unique ``item_id``s; at most ``max_items`` of them,
+    the newest (``notes`` says when a document had more). ``fast=False`` forces feedparser even for plain
+    RSS/Atom (tests compare the two paths).
     """
     import feedparser  # lazy: importing it costs time the CLI should not pay up front
 
@@ -403,10 +416,12 @@ def parse_feed(
         response_headers["content-location"] = base_url
     if transcoded is not body and "content-type" in response_headers:  # the charset now is UTF-8
         response_headers["content-type"] = response_headers["content-type"].split(";")[0] + "; charset=utf-8"
-    quick = fast_parse(safe, response_headers, response_headers.get("content-location", "")) if fast else None
+    base = response_headers.get("content-location", "")
+    quick = fast_parse(safe, response_headers, base, max_items) if fast else None
     if quick is not None:
         title = plain_text(quick[0]) or feed_title
-        return _result(quick[1], title, None, feed_id, source_kind, fetched_at, (BING_SOURCE,))
+        return _result(quick[1], title, None, feed_id, source_kind, fetched_at, (BING_SOURCE,), max_items,
+                       in_document=quick[2])
     try:
         # Sanitising HTML is skipped: every text field is reduced to plain text below, which is stricter.
         parsed = feedparser.parse(
@@ -421,7 +436,7 @@ def parse_feed(
     title = _detail_text(feed, "title") or feed_title
     warning = _short(parsed.get("bozo_exception")) if parsed.get("bozo") else None
     bing_keys = bing_source_keys(parsed.get("namespaces"))
-    return _result(entries, title, warning, feed_id, source_kind, fetched_at, bing_keys)
+    return _result(entries, title, warning, feed_id, source_kind, fetched_at, bing_keys, max_items)
 
 
 def _result(
@@ -432,8 +447,31 @@ def _result(
     source_kind: SourceKind,
     fetched_at: datetime,
     outlet_keys: tuple[str, ...],
+    max_items: int = MAX_ITEMS_PER_DOCUMENT,
+    in_document: int | None = None,
 ) -> ParsedFeed:
-    drafts = [d for d in (_draft(e, title, fetched_at, outlet_keys) for e in entries) if d is not None]
+    """Items from ``entries`` (the newest ``max_items``); ``in_document`` is how many entries the document
+    held when ``entries`` were already cut to the newest (the fast path), for the note."""
+    seen = 0
+
+    def numbered() -> Iterator[tuple[int, _Draft]]:
+        nonlocal seen
+        for entry in entries:
+            draft = _draft(entry, title, fetched_at, outlet_keys)
+            if draft is not None:
+                yield seen, draft
+                seen += 1
+
+    # only the newest max_items drafts are ever held (a heap), whatever the document holds; document order kept
+    newest = heapq.nlargest(max_items, numbered(), key=lambda pair: (pair[1].published, -pair[0]))
+    drafts = [draft for _, draft in sorted(newest, key=lambda pair: pair[0])]
+    notes: list[str] = []
+    total = max(seen, in_document or 0)
+    if total > max_items:
+        notes.append(f"{total} items in the document, over the cap of {max_items}: read the newest {max_items}")
+    over = sum(1 for d in drafts if d.over_cap)
+    if over:
+        notes.append(f"{over} item(s) with a title over {TITLE_CHARS} or a link over {LINK_CHARS} characters: cut")
     items = tuple(
         Item(
             feed_id=feed_id,
@@ -449,4 +487,4 @@ def _result(
         )
         for item_id, d in _assign_ids(drafts)
     )
-    return ParsedFeed(True, title, items, warning, None)
+    return ParsedFeed(True, title, items, warning, None, tuple(notes))

@@ -112,6 +112,7 @@ class FeedTable(SQLModel, table=True):
     seeded: bool = False
     items_seen: int = 0
     failing_reported: bool = False
+    notice: str | None = Field(default=None, sa_type=Text)  # caps its last document went over; None: within
 
 
 class ItemTable(SQLModel, table=True):
@@ -285,6 +286,7 @@ class FeedRow:
     seeded: bool
     items_seen: int
     failing_reported: bool
+    notice: str | None = None
 
     @property
     def effective_url(self) -> str:

@@ -1,8 +1,10 @@
 """One error boundary per feed: an exception while processing one feed's fetch is that feed's failure, not the tick's.
 
-The failure is real, not a mock: an RSS item whose ``<link>`` is ``http://[zz/`` (an invalid IPv6 URL) makes the
-parser raise ValueError. Feeds are served on 127.0.0.1, the store is a real SQLite file, deliveries go to a local
-webhook receiver; the clock is injected and moved by the test, never slept.
+The failure is real, not a mock: the database itself refuses one item of the hostile feed (a SQLite trigger that
+aborts the insert of its link), so processing that feed raises an IntegrityError inside its transaction. (It used
+to be an item whose ``<link>`` was ``http://[zz/``; the parser now reads that item without raising.) Feeds are
+served on 127.0.0.1, the store is a real SQLite file, deliveries go to a local webhook receiver; the clock is
+injected and moved by the test, never slept.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import json
 import logging
 import random
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from monitor.app.service import Service
 from monitor.cli.main import main
@@ -30,8 +33,10 @@ from tests.feedserver import FeedServer
 from tests.pipeline import at, rss, settings_for, write_config
 from tests.receivers import HttpReceiver
 
-BAD_LINK = "http://[zz/"  # urllib.parse raises "ValueError: Invalid IPv6 URL" on it
-ERROR = "internal error: ValueError: Invalid IPv6 URL"
+BAD_LINK = "https://hostile.example.test/poison"  # the trigger below makes the database refuse this item
+ERROR = "internal error: IntegrityError: (sqlite3.IntegrityError) poisoned item"
+POISON = ("CREATE TRIGGER IF NOT EXISTS poison BEFORE INSERT ON item WHEN NEW.link = "
+          f"'{BAD_LINK}' BEGIN SELECT RAISE(ABORT, 'poisoned item'); END")
 BACKGROUND = [("Acme Robotics opens a warehouse in Riverton", "https://old.example.test/1", at("2030-05-01T10:00"))]
 NEWS = ("Riverton city council bans Acme delivery drones", "https://citynews.example.test/ban", at("2030-05-30T12:30"))
 HOSTILE_ITEMS = [
@@ -64,9 +69,17 @@ def write_two_feed_config(tmp_path: Path, server: FeedServer, receiver: HttpRece
     return write_config(tmp_path, feeds=feeds, channels=channels, monitor=monitor)
 
 
+def poisoned_store(url: str) -> Store:
+    """The configured database, migrated, with the trigger that refuses the hostile feed's poisoned item."""
+    store = Store.open(url)
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+        db.execute(POISON)
+    return store
+
+
 def make_service(path: Path, clock: FixedClock) -> Service:
     settings = settings_for(path)
-    return Service(settings, Store.open(settings.monitor.database_url), clock=clock, rng=random.Random(1))
+    return Service(settings, poisoned_store(settings.monitor.database_url), clock=clock, rng=random.Random(1))
 
 
 def test_a_feed_whose_body_raises_fails_alone_while_the_tick_processes_the_good_feed_deadlines_and_delivery(
@@ -76,12 +89,12 @@ def test_a_feed_whose_body_raises_fails_alone_while_the_tick_processes_the_good_
     service = make_service(write_two_feed_config(tmp_path, server, receiver), clock)
 
     with caplog.at_level(logging.ERROR, logger="monitor.app.service"):
-        first = service.tick(force=True)  # raised ValueError out of the tick before the boundary existed
+        first = service.tick(force=True)  # raised out of the tick before the boundary existed
 
     outcomes = {p.feed_id: (p.outcome, p.error) for p in first.polls}
     assert outcomes == {"hostile": ("failed", ERROR), "city-news": ("seeded", None)}
     traces = [r for r in caplog.records if r.name == "monitor.app.service" and r.exc_info]
-    assert [(r.levelno, r.exc_info[0]) for r in traces if r.exc_info] == [(logging.ERROR, ValueError)]
+    assert [(r.levelno, r.exc_info[0]) for r in traces if r.exc_info] == [(logging.ERROR, IntegrityError)]
     with service.store.read() as tx:
         assert tx.load_deadline_state("acme-ban", "permit") is not None  # deadlines were checked
         assert tx.get_meta("monitor.first_tick_at") is not None  # so was the blind check
@@ -194,6 +207,7 @@ def test_monitor_poll_with_a_hostile_feed_exits_0_names_its_error_and_prints_no_
 ) -> None:
     config = str(write_two_feed_config(tmp_path, server))
     env = {"MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'monitor.db'}"}  # the config's, whatever the shell has
+    poisoned_store(env["MONITOR_DATABASE_URL"]).close()
 
     with no_logging_configured():
         result = CliRunner().invoke(main, ["--config", config, "poll"], env=env)

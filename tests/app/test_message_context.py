@@ -115,7 +115,7 @@ def test_a_message_queued_before_migration_0002_is_rendered_from_the_live_state(
 
     receiver.default = 200
     service = make_service(tmp_path, database_url, server, receiver, clock)  # opening migrates to head again
-    assert service.store.schema_version() == "0002"
+    assert service.store.schema_version() == "0003"
     with service.store.read() as tx:
         assert [row.context for row in tx.outbox()] == [None]
     poll(service, clock, server, "2030-05-30T13:10", THREAT, BAN)

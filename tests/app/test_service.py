@@ -179,6 +179,27 @@ def test_a_feed_asking_to_be_left_alone_for_years_is_reported_failing_at_once_an
         assert [d.kind for d in tx.developments()] == [DevelopmentKind.FEED_FAILING]  # one failure was enough
 
 
+def test_a_poll_stores_at_most_100_new_items_notes_it_once_and_stores_the_rest_next_poll(
+        tmp_path: Path, server: FeedServer, receiver: HttpReceiver) -> None:
+    clock = FixedClock(at("2030-05-30T12:00"))
+    server.route("/a.xml", body=rss("City News", BACKGROUND), etag='"v1"')
+    service = make_service(tmp_path, server, receiver, clock)
+    service.tick(force=True)
+    flood = [(f"Acme warehouse note {n}", f"https://c.example.test/{n}", at("2030-05-30T11:00") + timedelta(seconds=n))
+             for n in range(150)]
+    server.route("/a.xml", body=rss("City News", [*BACKGROUND, *flood]), etag='"v2"')
+    clock.set(at("2030-05-30T12:10"))
+    first = service.tick(force=True).polls[0]
+    report = {r["id"]: r for r in feeds_report(service.settings, service.store, clock())}["city-news"]
+    assert first.new_items == 100
+    assert report["notice"] == ("150 new items, over the cap of 100 a poll: stored the newest 100, the rest later")
+    clock.set(at("2030-05-30T12:20"))
+    second = service.tick(force=True).polls[0]  # the same document: not "not modified", the rest is stored now
+    assert second.new_items == 50
+    report = {r["id"]: r for r in feeds_report(service.settings, service.store, clock())}["city-news"]
+    assert report["notice"] is None and report["items_seen"] == 151
+
+
 def test_monitor_that_sees_no_feed_for_an_hour_says_it_is_blind_once(tmp_path: Path, server: FeedServer,
                                                                      receiver: HttpReceiver) -> None:
     clock = FixedClock(at("2030-05-30T12:00"))

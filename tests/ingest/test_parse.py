@@ -436,3 +436,23 @@ def test_hostile_markup_is_cleaned_in_one_pass_with_the_expected_text(text: str,
     from monitor.ingest.parse import plain_text
 
     assert plain_text(text) == expected
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_document_over_the_item_cap_keeps_the_newest_items_and_says_so(fast: bool) -> None:
+    base = datetime(2026, 2, 1, tzinfo=UTC)
+    dates = [(base + timedelta(minutes=7 * ((n * 37) % 250))) for n in range(250)]  # shuffled order
+    body = rss(*(item(f"Story {n}", f"https://e.test/{n}", date=d.strftime("%a, %d %b %Y %H:%M:%S +0000"))
+                 for n, d in enumerate(dates)))
+    parsed = parse(body, fast=fast)
+    assert len(parsed.items) == 200
+    assert min(i.published for i in parsed.items) == sorted(dates)[50]  # the 50 oldest were left out
+    assert [i.title for i in parsed.items] == [f"Story {n}" for n, d in enumerate(dates) if d >= sorted(dates)[50]]
+    assert parsed.notes == ("250 items in the document, over the cap of 200: read the newest 200",)
+
+
+def test_a_title_or_link_over_its_cap_is_cut_and_noted() -> None:
+    parsed = parse(rss(item("A" * 5000, "https://e.test/" + "p" * 5000), item("Fine", "https://e.test/ok")))
+    long, fine = parsed.items
+    assert len(long.title) <= 501 and long.link is None and fine.link == "https://e.test/ok"
+    assert parsed.notes == ("1 item(s) with a title over 500 or a link over 2048 characters: cut",)

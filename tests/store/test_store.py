@@ -100,7 +100,7 @@ def test_open_twice_leaves_schema_at_head(database_url: str) -> None:
     first = Store.open(database_url)
     first.close()
     second = Store.open(database_url)
-    assert second.schema_version() == "0002"
+    assert second.schema_version() == "0003"
     second.close()
 
 

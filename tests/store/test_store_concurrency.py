@@ -124,7 +124,7 @@ def test_concurrent_opens_of_a_fresh_database_all_succeed(database_url: str) -> 
     for thread in threads:
         thread.join(timeout=60)
     assert errors == []
-    assert versions == ["0002"] * 3
+    assert versions == ["0003"] * 3
 
 
 # -------------------------------------------------------------------------------------------- outbox claims
