@@ -21,5 +21,11 @@ class ConfigError(MonitorError):
         super().__init__(head + ":\n" + "\n".join(f"  - {p}" for p in problems))
 
 
+class UsageError(MonitorError):
+    """A command-line value that cannot be used (an option's text, an unknown id). Exit code 2."""
+
+    exit_code = 2
+
+
 class StoreError(MonitorError):
     """The database could not be opened, migrated or written."""

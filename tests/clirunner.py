@@ -21,7 +21,7 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 
-from monitor.cli.main import main
+from monitor.cli.main import INTERNAL_ERROR, main
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -36,6 +36,9 @@ def monitor(*args: str, env: dict[str, str] | None = None, db: Path | None = Non
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         assert result.exc_info is not None
         raise result.exception.with_traceback(result.exc_info[2])
+    # the CLI's error boundary turns a crash into one line and exit 1; a test must never mistake it for an
+    # expected failure (rerun the command with -vv to see the trace)
+    assert INTERNAL_ERROR not in result.stderr, result.stderr
     return result
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from monitor.config.schema import Settings
 from monitor.domain import DeliveryStatus
+from monitor.errors import MonitorError
 
 if TYPE_CHECKING:
     from monitor.store.db import Store
@@ -27,7 +28,12 @@ class Metrics:
                               registry=self.registry)
         self.tick_seconds = Gauge("monitor_last_tick_duration_seconds", "How long the last tick took",
                                   registry=self.registry)
-        start_http_server(port, addr=address, registry=self.registry)
+        try:
+            start_http_server(port, addr=address, registry=self.registry)
+        except (OSError, OverflowError, ValueError) as exc:  # a port in use, an address not of this machine
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise MonitorError(f"cannot serve metrics on {address}:{port}: {reason}; choose another "
+                               "--metrics-port or --metrics-address") from exc
 
     def update(self, settings: Settings, store: Store, now: datetime, tick_seconds: float) -> None:
         with store.read() as tx:

@@ -31,26 +31,44 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Context:
     """What every command needs: the config path, loaded lazily."""
 
-    def __init__(self, config_path: str) -> None:
+    def __init__(self, config_path: str, log_level: str | None = None) -> None:
         self.config_path = config_path
+        self.log_level = log_level  # from --log-level, -v, -q or $MONITOR_LOG_LEVEL; None: the command's default
         self._settings: Settings | None = None
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from monitor.app.logs import use_settings
             from monitor.config.load import load_settings
 
             self._settings = load_settings(self.config_path)
+            use_settings(self._settings)  # its secrets are redacted from every log line from now on
         return self._settings
 
-    def open_store(self, url: str | None = None) -> Store:
+    def open_store(self, url: str | None = None, *, create: bool = False) -> Store:
+        """The configured (or given) database. Only commands that do the monitor's work (``create``) may create
+        it: a read-only command on a database that is not there says so instead of reading a new empty one."""
+        from monitor.errors import MonitorError
         from monitor.store.db import Store
+        from monitor.store.locking import sqlite_file
 
-        return Store.open(url or self.settings.monitor.database_url)
+        url = url or self.settings.monitor.database_url
+        path = sqlite_file(url)
+        if not create and path is not None and not Path(path).exists():
+            raise MonitorError(f"no database at {path} yet; `monitor poll` or `monitor run` with this config "
+                               f"({self.config_path}) creates it, or point $MONITOR_DATABASE_URL at yours")
+        return Store.open(url)
+
+
+INTERNAL_ERROR = "internal error (a bug: please report it with the output of -vv)"
 
 
 def handle_errors(func: F) -> F:
-    """Turn our own errors into a message and the right exit code (2 for configuration), with no traceback."""
+    """The CLI's error boundary: no traceback reaches a user. Our own errors print their message and exit with
+    their code (2 for configuration); a database that cannot be read (corrupt, not a database, gone) and an
+    operating-system failure (a path that cannot be written, a port in use) are one line and exit 1; anything
+    else is an internal error, one line and exit 1, with its trace logged at DEBUG (``-vv``)."""
     import functools
 
     @functools.wraps(func)
@@ -62,35 +80,64 @@ def handle_errors(func: F) -> F:
         except MonitorError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            click.echo(f"error: {_one_line(exc)}", err=True)
+            logging.getLogger("monitor.cli").debug("trace of the error above", exc_info=True)
+            sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
 
 
-class _MessageOnly(logging.Handler):
-    """A log record as its one-line message on stderr, without the stack trace."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            click.echo(record.getMessage(), err=True)
-        except Exception:
-            self.handleError(record)
+def _one_line(exc: Exception) -> str:
+    """What went wrong, in one line, for the three kinds of unexpected failure."""
+    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    # stored JSON (story, deadline and outbox state) is the only JSON the CLI reads: unreadable, it is damage
+    stored_json = isinstance(exc, json.JSONDecodeError)
+    if type(exc).__module__.startswith("sqlalchemy") or stored_json:
+        detail = str(getattr(exc, "orig", None) or detail).strip().splitlines()[0][:300]
+        return (f"the database cannot be read or written ({detail}); if the file is damaged, restore a backup "
+                "or move it aside to start afresh")
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or detail}{where}"
+    return f"{INTERNAL_ERROR}: {type(exc).__name__}: {detail}"
 
 
 @contextlib.contextmanager
-def log_lines_without_traces() -> Iterator[None]:
-    """While a command runs with no logging configured (by hand, from cron): print WARNING and worse as one
-    line each on stderr, as Python's last-resort handler would, but without stack traces. A feed's contained
-    failure is named in its line of the output already; its trace is for the daemon's log (``monitor run``)."""
+def command_logging(level: str) -> Iterator[None]:
+    """While a command runs: log records at ``level`` and worse as one line each on stderr, redacted, without
+    stack traces (a feed's contained failure is named in its line of the output already; its trace is for the
+    daemon's log). The logging set up before (an embedding program's, a test runner's) is restored after."""
+    from monitor.app.logs import NOISY_LOGGERS, setup_logging
+
     root = logging.getLogger()
-    if root.handlers:  # logging is configured (the daemon, an embedding program): leave it to that
-        yield
-        return
-    handler = _MessageOnly(logging.WARNING)
-    root.addHandler(handler)
+    saved = root.handlers[:], root.level, {name: logging.getLogger(name).level for name in NOISY_LOGGERS}
+    setup_logging("plain", level)
     try:
         yield
     finally:
-        root.removeHandler(handler)
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        for name, value in saved[2].items():
+            logging.getLogger(name).setLevel(value)
+
+
+def resolve_log_level(log_level: str | None, verbose: int, quiet: bool) -> str | None:
+    """--log-level, else -q (ERROR), else -v (INFO) / -vv (DEBUG), else $MONITOR_LOG_LEVEL, else None."""
+    from monitor.app.logs import LEVELS
+
+    if log_level:
+        return log_level.upper()
+    if quiet:
+        return "ERROR"
+    if verbose:
+        return "DEBUG" if verbose > 1 else "INFO"
+    env = os.environ.get("MONITOR_LOG_LEVEL", "").strip().upper()
+    if env and env not in LEVELS:
+        raise click.BadParameter(f"MONITOR_LOG_LEVEL={env!r}: use one of {', '.join(LEVELS)}")
+    return env or None
 
 
 def echo_json(obj: Any) -> None:
@@ -138,10 +185,18 @@ def rich_table(title: str, columns: list[str], rows: list[list[str]]) -> Any:
     show_default="$MONITOR_CONFIG or config/monitor.toml",
     help="Configuration file.",
 )
+@click.option("-v", "--verbose", count=True, help="More log lines on stderr: -v info, -vv debug.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], case_sensitive=False),
+              default=None,
+              help="Log level (overrides -v/-q). [default: $MONITOR_LOG_LEVEL, else WARNING; INFO for run]")
 @click.pass_context
-def main(ctx: click.Context, config_path: str) -> None:
+def main(ctx: click.Context, config_path: str, verbose: int, quiet: bool, log_level: str | None) -> None:
     """Watch feeds for the moves of a developing story and alert once per move."""
-    ctx.obj = Context(config_path)
+    level = resolve_log_level(log_level, verbose, quiet)
+    ctx.obj = Context(config_path, level)
+    if ctx.invoked_subcommand != "run":  # the daemon sets up its own log (format, timestamps, tracebacks)
+        ctx.with_resource(command_logging(level or "WARNING"))
 
 
 # ------------------------------------------------------------------------------------------- config
@@ -155,9 +210,18 @@ def config() -> None:
 @click.pass_obj
 @handle_errors
 def config_check(obj: Context, as_json: bool) -> None:
-    """Validate the configuration and print a readable summary (secrets masked)."""
-    from monitor.cli.reports import config_summary
+    """Validate the configuration and print a readable summary (secrets masked).
 
+    Beyond what every command checks on loading it, each notification URL must be one apprise can use and each
+    channel template must render (sandboxed); every problem is listed at once (exit code 2).
+    """
+    from monitor.cli.reports import config_summary
+    from monitor.config.load import ChannelChecks, load_settings
+    from monitor.notify.apprise import target_problem
+    from monitor.notify.render import check_templates
+
+    # every problem at once, apprise's and the templates' with the others; then loaded as every command does
+    load_settings(obj.config_path, checks=ChannelChecks(url=target_problem, templates=check_templates))
     summary = config_summary(obj.settings, obj.config_path)
     if as_json:
         echo_json(summary)
@@ -212,11 +276,10 @@ def poll(obj: Context, feed_ids: tuple[str, ...], record_dir: str | None, as_jso
     if unknown:
         click.echo(f"error: unknown feed id(s) {', '.join(unknown)}; see `monitor feeds`", err=True)
         sys.exit(2)
-    store = obj.open_store()
+    store = obj.open_store(create=True)
     try:
         service = Service(settings, store, clock=system_clock, record_dir=Path(record_dir) if record_dir else None)
-        with log_lines_without_traces():
-            reports = service.tick(feed_ids=feed_ids or None, force=True)
+        reports = service.tick(feed_ids=feed_ids or None, force=True)
     finally:
         store.close()
     for report in reports.polls:
@@ -263,7 +326,7 @@ def feeds(obj: Context, as_json: bool) -> None:
                 r["next_poll_at"],
                 r["items_seen"],
                 r["url"],
-                r["last_error"] or "",
+                r["last_error"] or (f"note: {r['notice']}" if r.get("notice") else ""),
             ]
             for r in rows
         ],
@@ -276,7 +339,7 @@ def feeds(obj: Context, as_json: bool) -> None:
     "--record", "record_dir", type=click.Path(file_okay=False), help="Write fetched bodies to a replay archive."
 )
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--metrics-port", type=int, default=None, help="Serve Prometheus metrics on PORT.")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None, help="Serve Prometheus metrics on PORT.")
 @click.option("--metrics-address", default="127.0.0.1", show_default=True,
               help="Address for the metrics server (0.0.0.0 inside a container, for a Prometheus beside it).")
 @click.option("--once", is_flag=True, help="Run one tick and exit (for cron-style use).")
@@ -295,6 +358,7 @@ def run(obj: Context, record_dir: str | None, log_format: str, metrics_port: int
         metrics_port=metrics_port,
         metrics_address=metrics_address,
         once=once,
+        log_level=obj.log_level or "INFO",
     )
     sys.exit(code)
 
@@ -433,11 +497,10 @@ def explain(obj: Context, title: str | None, summary: str, story_id: str | None,
 
 def _database_exists(obj: Context) -> bool:
     """Whether the configured database is there to read (a SQLite file is never created just to explain)."""
-    url = obj.settings.monitor.database_url
-    if url.startswith("sqlite:///"):
-        path = url.removeprefix("sqlite:///")
-        return path not in ("", ":memory:") and Path(path).exists()
-    return True
+    from monitor.store.locking import sqlite_file
+
+    path = sqlite_file(obj.settings.monitor.database_url)
+    return path is None or Path(path).exists()
 
 
 # ----------------------------------------------------------------------------------------- calendar
@@ -451,11 +514,17 @@ def calendar(obj: Context, output: str | None) -> None:
     from monitor.cli.calendar import deadlines_calendar
     from monitor.clock import system_clock
 
-    store = obj.open_store()
-    try:
-        states = load_deadline_states(obj.settings, store)
-    finally:
-        store.close()
+    if _database_exists(obj):
+        store = obj.open_store()
+        try:
+            states = load_deadline_states(obj.settings, store)
+        finally:
+            store.close()
+    else:  # before the first run: the deadlines as configured (no database is created to read them)
+        from monitor.story.deadlines import initial_deadline_state
+
+        states = {(story.id, d.id): initial_deadline_state(story, d) for story in obj.settings.stories
+                  for d in story.deadlines}
     data = deadlines_calendar(obj.settings, states, system_clock())
     if output:
         Path(output).write_bytes(data)

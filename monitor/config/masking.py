@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote, urlsplit
 
 
 def mask_secret_url(url: str) -> str:
@@ -21,3 +22,26 @@ def mask_secret_url(url: str) -> str:
 def mask_database_url(url: str) -> str:
     """Hide a password in a SQLAlchemy URL."""
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def url_secrets(url: str) -> set[str]:
+    """Every piece of ``url`` that may be a credential: user, password, host-like tokens, path segments and
+    query values (raw and percent-decoded), except what ``mask_secret_url`` shows anyway (scheme, mail host)."""
+    _scheme, sep, rest = url.partition("://")
+    if not sep:
+        return {url} if url else set()
+    shown = set(re.split(r"[/:@*]+", mask_secret_url(url)))
+    pieces: set[str] = {rest}
+    try:
+        parts = urlsplit(url)
+        for value in (parts.username, parts.password):
+            if value:
+                pieces.add(value)
+    except ValueError:
+        pass
+    query_keys = {pair.split("=", 1)[0] for pair in rest.partition("?")[2].split("&")}
+    for token in re.split(r"[/:@?&=#,;+]+", rest):
+        if token and token not in query_keys:
+            pieces.add(token)
+    found = {p for p in pieces | {unquote(p) for p in pieces} if len(p) >= 3 and p not in shown}
+    return found

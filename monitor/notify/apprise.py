@@ -21,9 +21,8 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
-from urllib.parse import unquote, urlsplit
 
-from monitor.config.masking import mask_secret_url
+from monitor.config.masking import mask_secret_url, url_secrets
 from monitor.notify.render import Message, cut, terminal_safe
 from monitor.notify.routing import CONSOLE_URL
 
@@ -43,29 +42,6 @@ class TargetResult:
 
 
 # -------------------------------------------------------------------------------------------- secrets
-def url_secrets(url: str) -> set[str]:
-    """Every piece of ``url`` that may be a credential: user, password, host-like tokens, path segments and
-    query values (raw and percent-decoded), except what ``mask_secret_url`` shows anyway (scheme, mail host)."""
-    _scheme, sep, rest = url.partition("://")
-    if not sep:
-        return {url} if url else set()
-    shown = set(re.split(r"[/:@*]+", mask_secret_url(url)))
-    pieces: set[str] = {rest}
-    try:
-        parts = urlsplit(url)
-        for value in (parts.username, parts.password):
-            if value:
-                pieces.add(value)
-    except ValueError:
-        pass
-    query_keys = {pair.split("=", 1)[0] for pair in rest.partition("?")[2].split("&")}
-    for token in re.split(r"[/:@?&=#,;+]+", rest):
-        if token and token not in query_keys:
-            pieces.add(token)
-    found = {p for p in pieces | {unquote(p) for p in pieces} if len(p) >= 3 and p not in shown}
-    return found
-
-
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with URLs masked and every secret replaced by ``***`` (longest first, so parts of parts go too)."""
     text = _URL_IN_TEXT.sub(lambda m: mask_secret_url(m.group(0)), text)
@@ -141,6 +117,67 @@ def send(
         else:
             results.append(_send_one(index, url, message, timeout, notify_type))
     return results
+
+
+class _Capture(logging.Filter):
+    """Keeps this thread's apprise warnings out of the logs (they would print the URL) and collects them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thread = threading.get_ident()
+        self.lines: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if threading.get_ident() != self.thread:
+            return True
+        if record.levelno >= logging.WARNING:
+            self.lines.append(record.getMessage())
+        return False
+
+
+def target_problem(url: str) -> str | None:
+    """Why apprise cannot use ``url`` as a notification target (``what; how to fix``, secrets masked), or None.
+
+    For ``monitor config check``: the URL is only parsed, the way :func:`send` would, nothing is sent or connected
+    to. ``console://`` (the built-in console channel) is always usable.
+    """
+    if url.strip().lower() == CONSOLE_URL:
+        return None
+    import apprise  # lazily: see the module docstring
+    from apprise.manager_plugins import NotificationManager
+
+    wiki = "https://github.com/caronc/apprise/wiki"
+    scheme, sep, _rest = url.partition("://")
+    if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
+        return (
+            "not an apprise URL; write it as service://..., e.g. mailtos://user:password@smtp.example.org "
+            f"(every service's form: {wiki})"
+        )
+    if scheme.lower() not in NotificationManager():
+        shown = scheme if len(scheme) <= 30 else scheme[:27] + "..."
+        return (
+            f"unknown notification service {shown!r}; use one apprise knows, such as mailtos, slack, tgram, ntfys "
+            f"or json (every service's form: {wiki})"
+        )
+    secrets = url_secrets(url)
+    capture = _Capture()
+    logger = _apprise_logger()
+    logger.addFilter(capture)
+    try:
+        usable = apprise.Apprise.instantiate(url, suppress_exceptions=False) is not None
+    except Exception as exc:  # the plugin refused its parts (a missing token, an invalid address)
+        usable = False
+        capture.lines.append(str(exc) or type(exc).__name__)
+    finally:
+        logger.removeFilter(capture)
+    if usable:
+        return None
+    reasons = "; ".join(dict.fromkeys(" ".join(line.split()) for line in capture.lines if line.strip()))
+    reason = _short(reasons, secrets) if reasons else "its parts cannot be read"
+    return (
+        f"apprise cannot use this {scheme.lower()}:// URL ({reason}); "
+        f"check its parts against apprise's page for {scheme.lower()}:// ({wiki})"
+    )
 
 
 def notify_type_for(severity_label: str) -> str:

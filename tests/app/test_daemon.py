@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ import pytest
 
 from monitor.cli.reports import HEARTBEAT_KEY, STARTED_KEY, STOPPED_KEY, daemon_health, status_report
 from monitor.store.db import Store
+from monitor.store.locking import InstanceLock
 from tests.clirunner import monitor
 from tests.feedserver import FeedServer
 from tests.pipeline import STORY, rss, settings_for
@@ -170,6 +172,47 @@ def test_run_once_ticks_pings_the_heartbeat_url_and_records_the_heartbeat(tmp_pa
         assert meta(store, HEARTBEAT_KEY) is not None
     finally:
         store.close()
+
+
+@pytest.mark.e2e
+def test_run_once_exits_1_when_its_tick_failed(tmp_path: Path, feeds: FeedServer) -> None:
+    feeds.route("/a.xml", body=feed_body(OLD))
+    config = write_daemon_config(tmp_path, [("city", feeds.url("/a.xml"))], "")
+    assert run_once(config).returncode == 0
+    with sqlite3.connect(tmp_path / "monitor.db") as db:  # a stored state no code can read: the tick fails
+        assert db.execute("UPDATE deadline_state SET state_json = '{broken'").rowcount == 1
+    done = run_once(config)
+    assert done.returncode == 1, done.stderr
+    assert "tick failed" in done.stderr
+
+
+@pytest.mark.e2e
+def test_run_once_beside_an_active_instance_exits_0_at_once_instead_of_waiting(tmp_path: Path,
+                                                                               feeds: FeedServer) -> None:
+    feeds.route("/a.xml", body=feed_body(OLD))
+    config = write_daemon_config(tmp_path, [("city", feeds.url("/a.xml"))], "")
+    lock = InstanceLock(settings_for(config).monitor.database_url)
+    assert lock.try_acquire()
+    try:
+        done = run_once(config)  # run_once's own timeout (60 s) fails the test if it waits as a standby
+    finally:
+        lock.release()
+    assert done.returncode == 0, done.stderr
+    assert "another instance is active" in done.stderr and not feeds.hits("/a.xml")
+
+
+@pytest.mark.e2e
+def test_run_with_a_metrics_port_in_use_says_so_in_one_line_and_exits_1(tmp_path: Path, feeds: FeedServer) -> None:
+    feeds.route("/a.xml", body=feed_body(OLD))
+    config = write_daemon_config(tmp_path, [("city", feeds.url("/a.xml"))], "")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), "run", "--once",
+                               "--metrics-port", str(port)], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
 
 
 @pytest.mark.e2e

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from icalendar import Calendar
 
+from monitor.store.db import Store
 from tests.clirunner import DATA, ROOT, Replayed, copy_database, json_lines, monitor
 from tests.feedserver import FeedServer
 from tests.pipeline import at, rss, write_config
@@ -43,7 +44,7 @@ def test_help_does_not_import_heavy_libraries() -> None:
 @pytest.mark.parametrize("config", ["config/monitor.toml", *sorted(str(p.relative_to(ROOT)) for p in
                                                               (ROOT / "config" / "examples").glob("*.toml"))])
 def test_config_check_passes_on_every_shipped_config(config: str) -> None:
-    secrets = {"MONITOR_EMAIL_URL": "mailto://u:p@127.0.0.1", "MONITOR_NTFY_URL": "ntfy://127.0.0.1/topic"}
+    secrets = {"MONITOR_EMAIL_URL": "mailto://u:p@mail.example.org", "MONITOR_NTFY_URL": "ntfy://127.0.0.1/topic"}
     done = monitor("--config", config, "config", "check", env=secrets)
     assert done.exit_code == 0, done.stderr
     assert "is valid" in done.stdout
@@ -72,7 +73,17 @@ def test_invalid_config_exits_2_naming_the_field_without_a_traceback(tmp_path: P
     assert done.exit_code == 2 and "NOT_SET_X" in done.stderr and "channels[0].urls[0]" in done.stderr
 
 
+def test_read_only_commands_never_create_a_database_and_say_where_they_looked(tmp_path: Path) -> None:
+    missing = tmp_path / "nothing-here.db"
+    for command in (["status"], ["status", "--check"], ["feeds"], ["history"], ["outbox"], ["ack", "1"]):
+        done = monitor(*command, db=missing)
+        assert done.exit_code == 1 and f"no database at {missing} yet" in done.stderr, (command, done.stderr)
+    assert not missing.exists()
+    assert monitor("calendar", db=missing).exit_code == 0 and not missing.exists()  # the configured deadlines
+
+
 def test_status_on_a_fresh_database_shows_initial_states_and_the_deadline(tmp_path: Path) -> None:
+    Store.open(f"sqlite:///{tmp_path / 'fresh.db'}").close()  # created and migrated, never run
     done = monitor("status", "--json", db=tmp_path / "fresh.db")
     assert done.exit_code == 0, done.stderr
     report = json.loads(done.stdout)
@@ -89,6 +100,7 @@ def test_status_on_a_fresh_database_shows_initial_states_and_the_deadline(tmp_pa
 
 
 def test_status_check_fails_when_the_daemon_never_ran(tmp_path: Path) -> None:
+    Store.open(f"sqlite:///{tmp_path / 'fresh.db'}").close()
     done = monitor("status", "--check", db=tmp_path / "fresh.db")
     assert done.exit_code == 1 and "never run" in done.stderr
 
@@ -152,6 +164,26 @@ def test_poll_prints_a_line_per_feed_and_feeds_shows_health(tmp_path: Path) -> N
     by_id = {f["id"]: f for f in feeds}
     assert by_id["city"]["state"] == "ok" and by_id["city"]["items_seen"] == 1
     assert by_id["down"]["state"] == "failing" and "500" in by_id["down"]["last_error"]
+
+
+def test_verbose_quiet_and_log_level_set_what_a_command_logs_on_stderr(tmp_path: Path) -> None:
+    with FeedServer() as server:
+        server.route("/ok.xml", body=rss("City News", []))
+        server.route("/down.xml", status=500)
+        path = str(write_config(tmp_path, feeds=[("city", server.url("/ok.xml"), "ordinary"),
+                                                 ("down", server.url("/down.xml"), "ordinary")]))
+        quiet = monitor("-q", "--config", path, "poll")
+        default = monitor("--config", path, "poll")
+        debug = monitor("-vv", "--config", path, "poll")
+        by_option = monitor("--log-level", "debug", "--config", path, "poll")
+        by_env = monitor("--config", path, "poll", env={"MONITOR_LOG_LEVEL": "debug"})
+        bad_env = monitor("--config", path, "poll", env={"MONITOR_LOG_LEVEL": "loud"})
+    assert all(r.exit_code == 0 for r in (quiet, default, debug, by_option, by_env)), debug.stderr
+    assert quiet.stderr == "" and "down" in quiet.stdout  # the failure is still in the output
+    assert "HTTP Request: GET" not in default.stderr
+    for done in (debug, by_option, by_env):  # the libraries' request lines, one line each, no trace
+        assert "HTTP Request: GET" in done.stderr and "Traceback" not in done.stderr
+    assert bad_env.exit_code == 2 and "MONITOR_LOG_LEVEL" in bad_env.stderr
 
 
 def test_notify_test_sends_to_each_target_and_reports_the_result(tmp_path: Path,

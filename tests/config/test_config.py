@@ -405,9 +405,24 @@ def test_the_default_environment_is_the_process_environment(monkeypatch: pytest.
 def test_monitor_database_url_from_the_environment_overrides_the_file(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text(BASE_TOML, encoding="utf-8")
-    assert load_settings(path, BASE_ENV).monitor.database_url == "sqlite:///state/monitor.db"
+    # the default: the state folder beside the config's folder, whatever the current folder
+    assert load_settings(path, BASE_ENV).monitor.database_url == f"sqlite:///{tmp_path.parent / 'state/monitor.db'}"
     env = {**BASE_ENV, "MONITOR_DATABASE_URL": "postgresql+psycopg://u:p@127.0.0.1/monitor"}
     assert load_settings(path, env).monitor.database_url == "postgresql+psycopg://u:p@127.0.0.1/monitor"
+
+
+def test_a_relative_sqlite_path_is_relative_to_the_config_file_not_the_current_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "conf" / "c.toml"
+    path.parent.mkdir()
+    path.write_text(BASE_TOML.replace("[monitor]", '[monitor]\ndatabase_url = "sqlite:///db/m.db?timeout=5"'),
+                    encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert load_settings(path, BASE_ENV).monitor.database_url == f"sqlite:///{tmp_path / 'conf/db/m.db'}?timeout=5"
+    env = {**BASE_ENV, "MONITOR_DATABASE_URL": "sqlite:///here.db"}  # the shell's choice: the current folder
+    assert load_settings(path, env).monitor.database_url == f"sqlite:///{elsewhere / 'here.db'}"
 
 
 @pytest.mark.parametrize(
