@@ -239,6 +239,7 @@ def status_report(settings: Settings, store: Store, now: datetime) -> dict[str, 
     ]
     return {
         "now": iso_utc(now),
+        "database": mask_database_url(settings.monitor.database_url),
         "health": daemon_health(settings, store, now),
         "stories": stories,
         "feeds": feeds_report(settings, store, now),
@@ -254,7 +255,8 @@ def format_status(report: dict[str, Any]) -> str:
         f"daemon: {'running' if health['running'] else 'not running'}"
         + (f" since {health['started_at']}" if health["started_at"] and health["running"] else "")
         + (f", last tick {health['last_tick_at']}" if health["last_tick_at"] else "")
-        + f" ({health['reason']})"
+        + f" ({health['reason']})",
+        f"database: {report['database']}",
     ]
     for story in report["stories"]:
         lines.append(f"\n{story['title']} [{story['id']}]")

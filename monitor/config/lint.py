@@ -71,6 +71,8 @@ def thread_warnings(story: StoryConfig, path: str, thread_id: str, thread: Threa
     for position, state in enumerate(thread.states):
         where = f"{path}.states[{position}]"
         if state.id not in reachable:
+            if state.kind is StateKind.INITIAL and state.id != initial:
+                continue  # history: the thread was set to start later in its story (``initial``)
             known = ", ".join(s.id for s in thread.states if s.id in reachable)
             warnings.append(
                 f"{path}.transitions: state {state.id!r} ({where}) cannot be reached from the initial state "

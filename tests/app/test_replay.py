@@ -94,7 +94,7 @@ def test_shipped_story_deadline_passes_at_2201z_in_a_replay(tmp_path: Path) -> N
     )
     (feed / file_name(at("2026-02-26T12:00"))).write_bytes(rss)
     (feed / file_name(at("2026-02-28T09:00"))).write_bytes(rss)
-    done = monitor("--config", "config/monitor.toml", "replay", str(tmp_path / "archive"), "--json")
+    done = monitor("--config", "tests/data/anthropic-feb2026.toml", "replay", str(tmp_path / "archive"), "--json")
     assert done.exit_code == 0, done.stderr
     got = [(d["at"], d["kind"]) for d in map(json.loads, done.stdout.splitlines())]
     assert got == [

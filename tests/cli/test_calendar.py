@@ -21,7 +21,7 @@ H = timedelta(hours=1)
 
 
 def shipped() -> Settings:
-    return load_settings(ROOT / "config" / "monitor.toml", env={})
+    return load_settings(ROOT / "tests" / "data" / "anthropic-feb2026.toml", env={})  # the February phase
 
 
 def events(data: bytes) -> list[Any]:

@@ -57,8 +57,8 @@ def test_config_check_json_shows_the_deadline_in_utc_and_masks_secrets(tmp_path:
     summary = json.loads(done.stdout)
     assert summary["stories"][0]["deadlines"][0]["due_utc"] == "2030-06-01T22:00:00Z"
     assert "topsecret" not in done.stdout
-    shipped = json.loads(monitor("config", "check", "--json").stdout)
-    assert shipped["stories"][0]["deadlines"][0]["due_utc"] == "2026-02-27T22:01:00Z"
+    february = json.loads(monitor("--config", "tests/data/anthropic-feb2026.toml", "config", "check", "--json").stdout)
+    assert february["stories"][0]["deadlines"][0]["due_utc"] == "2026-02-27T22:01:00Z"
 
 
 def test_invalid_config_exits_2_naming_the_field_without_a_traceback(tmp_path: Path) -> None:
@@ -82,21 +82,21 @@ def test_read_only_commands_never_create_a_database_and_say_where_they_looked(tm
     assert monitor("calendar", db=missing).exit_code == 0 and not missing.exists()  # the configured deadlines
 
 
-def test_status_on_a_fresh_database_shows_initial_states_and_the_deadline(tmp_path: Path) -> None:
+def test_status_on_a_fresh_database_shows_the_shipped_story_as_it_stands_today(tmp_path: Path) -> None:
     Store.open(f"sqlite:///{tmp_path / 'fresh.db'}").close()  # created and migrated, never run
     done = monitor("status", "--json", db=tmp_path / "fresh.db")
     assert done.exit_code == 0, done.stderr
     report = json.loads(done.stdout)
     [story] = report["stories"]
-    assert {t["id"]: t["state"] for t in story["threads"]} == {
-        "ultimatum": "issued", "designation": "none", "dpa": "none", "negotiations": "ongoing"
+    assert {t["id"]: t["state"] for t in story["threads"]} == {  # where the story stands (config/README.md)
+        "ultimatum": "rejected", "designation": "split", "dpa": "threatened", "negotiations": "collapsed",
+        "federal-ban": "enjoined", "litigation": "split-rulings",
     }
-    [deadline] = story["deadlines"]
-    assert deadline["due_utc"] == "2026-02-27T22:01:00Z"
-    assert deadline["due_story_zone"] == "Fri 2026-02-27 17:01 EST"
+    assert story["deadlines"] == []  # the ultimatum passed in February; no date lies ahead on the record
     assert report["health"]["running"] is False
     text = monitor("status", db=tmp_path / "fresh.db").stdout
-    assert "Pentagon ultimatum to Anthropic" in text and "2026-02-27T22:01:00Z" in text
+    assert "Pentagon ultimatum to Anthropic" in text and "next: a Supreme Court petition" in text
+    assert f"database: sqlite:///{tmp_path / 'fresh.db'}" in text
 
 
 def test_status_check_fails_when_the_daemon_never_ran(tmp_path: Path) -> None:
@@ -107,7 +107,8 @@ def test_status_check_fails_when_the_daemon_never_ran(tmp_path: Path) -> None:
 
 def test_calendar_has_the_shipped_deadline_at_2201z(tmp_path: Path) -> None:
     out = tmp_path / "deadlines.ics"
-    done = monitor("calendar", "--output", str(out), db=tmp_path / "fresh.db")
+    done = monitor("--config", "tests/data/anthropic-feb2026.toml", "calendar", "--output", str(out),
+                   db=tmp_path / "fresh.db")
     assert done.exit_code == 0, done.stderr
     calendar = Calendar.from_ical(out.read_bytes())
     [event] = [c for c in calendar.walk("VEVENT")]

@@ -12,7 +12,7 @@ from freezegun import freeze_time
 from monitor.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = str(ROOT / "config" / "monitor.toml")
+SHIPPED = str(ROOT / "tests" / "data" / "anthropic-feb2026.toml")  # the February phase of the shipped story
 FICTIONAL = str(ROOT / "tests" / "data" / "fictional.toml")
 ARCHIVE = str(ROOT / "tests" / "data" / "archive")
 

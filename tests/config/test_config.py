@@ -299,8 +299,8 @@ def test_the_shipped_configuration_validates_without_any_secret() -> None:
     assert settings.feeds and settings.stories
 
 
-def test_the_shipped_deadline_is_friday_27_february_2026_at_2201_utc() -> None:
-    settings = load_settings(SHIPPED, env={})
+def test_the_february_deadline_is_friday_27_february_2026_at_2201_utc() -> None:
+    settings = load_settings(ROOT / "tests" / "data" / "anthropic-feb2026.toml", env={})
     story = settings.story("anthropic-pentagon")
     due = {d.id: d.due_utc for d in story.deadlines}
     assert due["friday-ultimatum"] == datetime(2026, 2, 27, 22, 1, tzinfo=UTC)

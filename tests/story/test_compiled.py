@@ -35,7 +35,7 @@ def test_a_replaced_config_and_its_compiled_story_are_freed_together() -> None:
 
 
 def test_advance_and_copy_leave_the_given_state_exactly_as_it_was() -> None:
-    story = load_settings(ROOT / "config" / "monitor.toml").stories[0]
+    story = load_settings(ROOT / "tests" / "data" / "anthropic-feb2026.toml").stories[0]
     engine = CompiledStory(story)
     items = [_item(n, f"Anthropic and Pentagon talks: unrelated budget hearing number {n} in Congress")
              for n in range(1, 4)]

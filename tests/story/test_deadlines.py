@@ -85,7 +85,7 @@ def thread_change(thread: str, to: str, at: datetime, title: str = "change",
 
 # ------------------------------------------------------------------------------------------- reminders
 def test_shipped_deadline_is_2201_utc_and_its_reminders_are_real_hours_before() -> None:
-    settings = load_settings(ROOT / "config" / "monitor.toml", env={})
+    settings = load_settings(ROOT / "tests" / "data" / "anthropic-feb2026.toml", env={})  # the February phase
     story = settings.story("anthropic-pentagon")
     state = initial_deadline_state(story, story.deadlines[0])
     assert state.due_at == DUE == datetime(2026, 2, 27, 22, 1, tzinfo=UTC)

@@ -13,7 +13,7 @@ from monitor.story.relevance import RelevanceMatcher
 from monitor.story.signals import Signal, SignalReader, inflections, read_headline
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = load_settings(ROOT / "config" / "monitor.toml").stories[0]
+SHIPPED = load_settings(ROOT / "tests" / "data" / "anthropic-feb2026.toml").stories[0]  # the February phase
 RELEVANCE = RelevanceMatcher(SHIPPED)
 
 
