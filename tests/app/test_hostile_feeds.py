@@ -87,10 +87,16 @@ def server() -> Iterator[FeedServer]:
 
 
 def run_monitor(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`monitor ARGS` in a process of its own that prints its peak RSS (kB) as its last stderr line."""
-    probe = ("import atexit, resource, sys\n"
-             "atexit.register(lambda: sys.stderr.write("
-             "f'\\nMAXRSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n'))\n"
+    """`monitor ARGS` in a process of its own that prints its peak RSS (kB) as its last stderr line.
+
+    The peak is the kernel's high-water mark of this process image (VmHWM), not ``ru_maxrss``: Linux carries
+    ``ru_maxrss`` across fork and exec, so a child of a big test process would report the parent's size."""
+    probe = ("import atexit, sys\n"
+             "def peak():\n"
+             "    for line in open('/proc/self/status'):\n"
+             "        if line.startswith('VmHWM:'):\n"
+             "            return int(line.split()[1])\n"
+             "atexit.register(lambda: sys.stderr.write(f'\\nMAXRSS {peak()}\\n'))\n"
              "from monitor.cli.main import main\n"
              "main(prog_name='monitor')\n")
     return subprocess.run([sys.executable, "-c", probe, "--config", str(config), *args], cwd=REPO,

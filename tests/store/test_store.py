@@ -110,9 +110,8 @@ def test_migrated_schema_matches_the_models(store: Store) -> None:
         assert compare_metadata(context, models.metadata) == []
 
 
-def test_default_url_creates_the_state_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    opened = Store.open()
+def test_a_sqlite_url_creates_its_folder(tmp_path: Path) -> None:
+    opened = Store.open(f"sqlite:///{tmp_path / 'state' / 'monitor.db'}")
     opened.close()
     assert (tmp_path / "state" / "monitor.db").is_file()
 
