@@ -57,6 +57,11 @@ _BEGIN_OPTION = "monitor_begin"
 _MIGRATION_LOCK = 0x6D6F6E69  # PostgreSQL advisory lock id serialising concurrent migrations ("moni")
 
 
+# The newest migration under store/migrations/versions (a test keeps the two equal): a database at it needs no
+# migration, which Store.open checks with one query instead of importing Alembic.
+HEAD_REVISION = "0003"
+
+
 # ---------------------------------------------------------------------------------------------- store
 class Store:
     """A database handle. Thread-safe; open one per process and share it."""
@@ -132,7 +137,10 @@ class Store:
         """Upgrade to head, one process at a time: on SQLite under an exclusive file lock beside the database
         (taken before the first connection, which switches a fresh file to WAL), on PostgreSQL under an
         advisory lock in the migration transaction. The version is checked before the write lock is taken,
-        so an up-to-date open does not wait for writers."""
+        so an up-to-date open does not wait for writers. A database already at ``HEAD_REVISION`` is recognised
+        with one query, without importing Alembic (a read-only command pays nothing for migrations)."""
+        if self._at_head():
+            return
         from alembic import command
         from alembic.config import Config
         from alembic.runtime.migration import MigrationContext
@@ -151,6 +159,16 @@ class Store:
                     conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
+
+
+    def _at_head(self) -> bool:
+        """Whether the database's recorded revision is this code's newest (False when it cannot tell)."""
+        try:
+            with self._engine.connect() as conn:
+                found = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
+        except SQLAlchemyError:
+            return False  # a fresh database (no version table yet) or a damaged one: Alembic decides
+        return found == [HEAD_REVISION]
 
 
 def database_unusable(exc: BaseException) -> bool:

@@ -540,3 +540,14 @@ def test_a_stale_claim_is_recovered_by_another_worker(store: Store) -> None:
     with store.write() as tx:
         assert not tx.finish_delivery(row.id, "crashed", targets=[], status=DeliveryStatus.SENT, now=T0)
         assert tx.finish_delivery(row.id, "w2", targets=[], status=DeliveryStatus.SENT, now=T0)
+
+
+def test_head_revision_constant_is_the_newest_migration() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from monitor.store.db import HEAD_REVISION, LOCATION
+
+    config = Config()
+    config.set_main_option("script_location", str(LOCATION))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
