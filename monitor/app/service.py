@@ -114,6 +114,7 @@ class Service:
         self._fetcher = fetcher
         self._synced = False
         self._deadline_cache: tuple[datetime, dict[tuple[str, str], DeadlineState]] | None = None
+        self._quiet: list[tuple[FeedConfig, Any, dict[str, Any]]] | None = None  # see poll_feeds
         self.compiled = compile_stories(settings)
 
     def reload(self, settings: Settings) -> None:
@@ -176,11 +177,30 @@ class Service:
             return []
         requests = [FetchRequest(r.id, r.current_url or r.url, r.etag, r.last_modified, configured_url=r.url)
                     for r in rows]
-        results = self.fetcher.fetch_all(requests)
+        by_id = {r.id: r for r in rows}
+        order = {r.id: position for position, r in enumerate(rows)}
         self._deadline_cache = None
-        return [self.ingest(result, body_time=now) for result in results]
+        # Each result is processed as it arrives (fetching goes on meanwhile, and memory holds a window of
+        # bodies, not all of them); the bookkeeping of feeds with nothing new (304, same body) is one write.
+        self._quiet = []
+        try:
+            reports = [self.ingest(result, body_time=now, row=by_id[result.feed_id])
+                       for result in self.fetcher.fetch_each(requests)]
+            self._write_quiet(now)
+        finally:
+            self._quiet = None
+        return sorted(reports, key=lambda report: order[report.feed_id])
 
-    def ingest(self, result: FetchResult, body_time: datetime | None = None) -> PollReport:
+    def _write_quiet(self, now: datetime) -> None:
+        """Write the health and validators of this pass's feeds that brought nothing new, in one transaction."""
+        if not self._quiet:
+            return
+        with self.store.write() as tx:
+            for feed, row, fields in self._quiet:
+                tx.update_feed(feed.id, **fields)
+                self._recovered(tx, feed, row, now)
+
+    def ingest(self, result: FetchResult, body_time: datetime | None = None, row: Any = None) -> PollReport:
         """Record one fetch result: health, validators, items, and whatever the items move. Never raises
         for a bad feed: a broken or hostile feed is contained to itself (reported in its health).
 
@@ -191,7 +211,7 @@ class Service:
         """
         now = body_time or self.clock()
         try:
-            return self._ingest(result, now)
+            return self._ingest(result, now, row)
         except Exception as exc:
             # A dead database is not this feed's fault: recording a failure in its health would fail the same
             # way, and the next feed too. Let it end the tick (the daemon logs it and retries next tick)
@@ -218,13 +238,14 @@ class Service:
         report = PollReport(feed.id, "failed", result.status, elapsed_s=result.elapsed_s)
         return self._failed(feed, report, row, now, error, next_poll=backoff)
 
-    def _ingest(self, result: FetchResult, now: datetime) -> PollReport:
+    def _ingest(self, result: FetchResult, now: datetime, row: Any = None) -> PollReport:
         feed = self.settings.feed(result.feed_id)
         report = PollReport(feed.id, "ok", result.status, elapsed_s=result.elapsed_s)
         if self.record_dir is not None and result.body is not None:
             archive.record(self.record_dir, feed.id, result.started_at, result.body)
-        with self.store.read() as tx:
-            row = tx.feed(feed.id)
+        if row is None:  # poll_feeds passes the row it read for the whole pass
+            with self.store.read() as tx:
+                row = tx.feed(feed.id)
         assert row is not None, "sync_feeds runs before ingest"
         interval = self.poll_interval(feed, now)
         floor = None if feed.ignore_cache_headers else cache_floor(result.headers, now,
@@ -318,6 +339,9 @@ class Service:
 
     def _record_success(self, feed: FeedConfig, row: Any, report: PollReport, fields: dict[str, Any],
                         now: datetime) -> PollReport:
+        if self._quiet is not None:  # inside poll_feeds: written with the others at the end of the pass
+            self._quiet.append((feed, row, fields))
+            return report
         with self.store.write() as tx:
             tx.update_feed(feed.id, **fields)
             self._recovered(tx, feed, row, now)

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -578,11 +579,21 @@ class Settings(Frozen):
         _problems(problems)
         return channels
 
+    @cached_property
+    def _stories_by_id(self) -> dict[str, StoryConfig]:
+        return {s.id: s for s in self.stories}
+
+    @cached_property
+    def _feeds_by_id(self) -> dict[str, FeedConfig]:
+        return {f.id: f for f in self.feeds}
+
     def story(self, story_id: str) -> StoryConfig:
-        return next(s for s in self.stories if s.id == story_id)
+        """The story ``story_id`` (KeyError when there is none). A dict lookup: called per feed and per item."""
+        return self._stories_by_id[story_id]
 
     def feed(self, feed_id: str) -> FeedConfig:
-        return next(f for f in self.feeds if f.id == feed_id)
+        """The feed ``feed_id`` (KeyError when there is none). A dict lookup: 5,000 feeds cost the same as 5."""
+        return self._feeds_by_id[feed_id]
 
     def stories_of(self, feed: FeedConfig) -> tuple[StoryConfig, ...]:
         """The stories a feed's items are matched against."""

@@ -19,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ipaddress
+import queue
 import socket
+import threading
 import typing
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -354,6 +356,61 @@ class Fetcher:
     def fetch_all(self, reqs: Sequence[FetchRequest]) -> list[FetchResult]:
         """Fetch every request concurrently (overall and per-host limits); results in request order."""
         return asyncio.run(self.fetch_many(reqs))
+
+    def fetch_each(self, reqs: Sequence[FetchRequest], window: int | None = None) -> Iterator[FetchResult]:
+        """Fetch concurrently and yield each result as it arrives (completion order), so the caller's work on
+        one result overlaps the fetching of the others.
+
+        At most ``window`` results (default twice the concurrency) are fetched ahead of the caller: a fetch
+        starts only when a slot is free, and a slot frees when the caller asks for the next result. So memory
+        is bounded by the window, not by the number of feeds. The fetching runs on an event loop in a thread of
+        its own; closing the iterator early (the caller raised) stops new fetches and waits for that thread.
+        """
+        slots = threading.Semaphore(window or 2 * self.concurrency)
+        results: queue.SimpleQueue[FetchResult | BaseException | None] = queue.SimpleQueue()
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                asyncio.run(self._produce(reqs, results.put, slots, stop))
+            except BaseException as exc:  # a bug in the loop itself: hand it to the caller
+                results.put(exc)
+            finally:
+                results.put(None)
+
+        thread = threading.Thread(target=produce, name="fetch-each", daemon=True)
+        thread.start()
+        try:
+            while (item := results.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                slots.release()
+        finally:
+            stop.set()
+            for _ in range(len(reqs) + 1):  # unblock a producer waiting for a slot
+                slots.release()
+            thread.join()
+
+    async def _produce(self, reqs: Sequence[FetchRequest], put: Callable[[FetchResult], None],
+                       slots: threading.Semaphore, stop: threading.Event) -> None:
+        overall = asyncio.Semaphore(self.concurrency)
+        hosts: dict[str, asyncio.Semaphore] = {}
+
+        async def one(req: FetchRequest, client: FetchClient) -> None:
+            host = hosts.setdefault(_host_key(req.url), asyncio.Semaphore(self.per_host))
+            async with host, overall:
+                if not stop.is_set():
+                    put(await self.fetch(req, client=client))
+
+        async with self.client() as client:
+            tasks = []
+            for req in reqs:
+                await asyncio.to_thread(slots.acquire)
+                if stop.is_set():
+                    break
+                tasks.append(asyncio.create_task(one(req, client)))
+            await asyncio.gather(*tasks)
 
     async def fetch_many(self, reqs: Sequence[FetchRequest]) -> list[FetchResult]:
         """Async form of :meth:`fetch_all`."""

@@ -199,3 +199,26 @@ def test_an_item_link_with_an_unusable_host_has_no_outlet_domain_instead_of_rais
     from monitor.domain import domain_of
 
     assert domain_of("http://[zz/") == "" and domain_of("https://www.example.org/a") == "example.org"
+
+
+def test_fetch_each_yields_every_result_and_fetches_no_further_ahead_than_its_window(server: FeedServer) -> None:
+    for n in range(12):
+        server.route(f"/f{n}.xml", body=RSS)
+    requests = [FetchRequest(f"f{n}", server.url(f"/f{n}.xml")) for n in range(12)]
+    results = fetcher(concurrency=4).fetch_each(requests, window=2)
+    first = next(results)
+    assert first.body == RSS
+    assert len(server.requests) <= 2  # the consumer holds one result: only one more may have been fetched
+    rest = list(results)
+    assert sorted(r.feed_id for r in [first, *rest]) == sorted(r.feed_id for r in requests)
+    assert all(r.body == RSS for r in rest)
+
+
+def test_fetch_each_closed_early_stops_fetching_and_returns(server: FeedServer) -> None:
+    for n in range(20):
+        server.route(f"/g{n}.xml", body=RSS)
+    requests = [FetchRequest(f"g{n}", server.url(f"/g{n}.xml")) for n in range(20)]
+    results = fetcher(concurrency=2).fetch_each(requests, window=2)
+    next(results)
+    results.close()  # what a caller's exception does: the producer thread is stopped and joined
+    assert len(server.requests) < 20
