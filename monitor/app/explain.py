@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from monitor.app.story_parts import whole_state
 from monitor.config.schema import Settings, StoryConfig
 from monitor.domain import Item, SourceKind
 from monitor.errors import MonitorError
@@ -38,7 +39,7 @@ def _states(story: StoryConfig, store: Store | None) -> tuple[StoryState, dict[s
         with store.read() as tx:
             raw_story = tx.load_story_state(story.id)
             raw_deadlines = {d.id: tx.load_deadline_state(story.id, d.id) for d in story.deadlines}
-    state = StoryState.from_json(raw_story) if raw_story else initial_state(story)
+    state = StoryState.from_json(whole_state(raw_story)) if raw_story else initial_state(story)
     deadlines = {}
     for d in story.deadlines:
         raw = raw_deadlines.get(d.id)

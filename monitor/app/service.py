@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from monitor.app import watchdog
 from monitor.app.deadlines import deadline_thread_states, load_deadline_states
 from monitor.app.deliver import deliver_due, message_context
+from monitor.app.story_parts import changed_parts, core_json, whole_state
 from monitor.clock import Clock
 from monitor.config.schema import FeedConfig, Settings, StoryConfig
 from monitor.domain import Confidence, Development, Item, iso_utc
@@ -115,26 +116,38 @@ class Service:
         self._synced = False
         self._deadline_cache: tuple[datetime, dict[tuple[str, str], DeadlineState]] | None = None
         self._quiet: list[tuple[FeedConfig, Any, dict[str, Any]]] | None = None  # see poll_feeds
+        self._created: list[Development] = []  # stored as new since the tick began: TickReport.developments
+        # story id -> (revision, state) as committed, and as saved by the transaction still open (_story_state)
+        self._story_cache: dict[str, tuple[int, StoryState]] = {}
+        self._story_pending: dict[str, tuple[int, StoryState]] = {}
         self.compiled = compile_stories(settings)
 
     def reload(self, settings: Settings) -> None:
         """Use a newly loaded config from the next tick on (SIGHUP): feeds are synced again, the fetcher and
         caches rebuilt from the new settings."""
         self.settings = settings
+        self._story_cache.clear()
         self._synced = False
         self._fetcher = None
         self._deadline_cache = None
         self.compiled = compile_stories(settings)
 
     # ------------------------------------------------------------------------------------- tick
-    def tick(self, feed_ids: Iterable[str] | None = None, force: bool = False) -> TickReport:
-        """One pass: poll due feeds (or the given ones), check deadlines and our own health, deliver."""
+    def tick(self, feed_ids: Iterable[str] | None = None, force: bool = False,
+             progress: Callable[[int, int], None] | None = None) -> TickReport:
+        """One pass: poll due feeds (or the given ones), check deadlines and our own health, deliver.
+
+        ``progress(done, total)`` is called as the feeds are polled (``monitor poll``'s progress bar)."""
         report = TickReport()
+        self._created = []
         now = self.clock()
-        report.polls = self.poll_feeds(now, feed_ids=feed_ids, force=force)
+        report.polls = self.poll_feeds(now, feed_ids=feed_ids, force=force, progress=progress)
         now = self.clock()
-        report.developments.extend(self.check_deadlines(now))
-        report.developments.extend(self.check_blind(now))
+        self.check_deadlines(now)
+        self.check_blind(now)
+        # every development this tick stored as new: thread moves and new developments read from the feeds'
+        # items, feed failing/recovered alerts, deadline events, blindness
+        report.developments = list(self._created)
         if self.deliver_enabled:
 
             sent, failed = deliver_due(self.settings, self.store, self.clock(), self.worker_id, self.rng)
@@ -164,8 +177,10 @@ class Service:
         return self._fetcher
 
     # ---------------------------------------------------------------------------------- polling
-    def poll_feeds(self, now: datetime, feed_ids: Iterable[str] | None = None, force: bool = False) -> list[PollReport]:
-        """Fetch the due (or named) feeds concurrently and ingest each result; failures stay per feed."""
+    def poll_feeds(self, now: datetime, feed_ids: Iterable[str] | None = None, force: bool = False,
+                   progress: Callable[[int, int], None] | None = None) -> list[PollReport]:
+        """Fetch the due (or named) feeds concurrently and ingest each result; failures stay per feed.
+        ``progress(done, total)`` is called before the first feed and after each one."""
 
         self.sync_feeds(now)
         wanted = set(feed_ids) if feed_ids else None
@@ -184,8 +199,13 @@ class Service:
         # bodies, not all of them); the bookkeeping of feeds with nothing new (304, same body) is one write.
         self._quiet = []
         try:
-            reports = [self.ingest(result, body_time=now, row=by_id[result.feed_id])
-                       for result in self.fetcher.fetch_each(requests)]
+            reports: list[PollReport] = []
+            if progress is not None:
+                progress(0, len(rows))
+            for result in self.fetcher.fetch_each(requests):
+                reports.append(self.ingest(result, body_time=now, row=by_id[result.feed_id]))
+                if progress is not None:
+                    progress(len(reports), len(rows))
             self._write_quiet(now)
         finally:
             self._quiet = None
@@ -210,9 +230,12 @@ class Service:
         backoff, the feed-failing alert), with the stack trace in the log. The tick goes on with the others.
         """
         now = body_time or self.clock()
+        created = len(self._created)
         try:
             return self._ingest(result, now, row)
         except Exception as exc:
+            del self._created[created:]  # rolled back with the feed's transaction: not stored after all
+            self._commit_stories(committed=False)
             # A dead database is not this feed's fault: recording a failure in its health would fail the same
             # way, and the next feed too. Let it end the tick (the daemon logs it and retries next tick)
             # rather than blame every feed in turn. Store.open raises StoreError; within a transaction the
@@ -316,6 +339,7 @@ class Service:
                 log.warning("feed %s: %s", feed.id, notice)
             tx.update_feed(feed.id, items_seen=tx.count_items(feed.id), notice=notice, **success)
             self._recovered(tx, feed, row, now)
+        self._commit_stories(committed=True)
         report.new_items = len(new_items)
         report.outcome = "ok" if row.seeded else "seeded"
         if developments:
@@ -402,10 +426,12 @@ class Service:
         ordered = sorted(items, key=lambda i: (i.published, i.feed_id, i.item_id))
         developments: list[Development] = []
         for story in self.settings.stories_of(feed):
-            raw = tx.load_story_state(story.id)
-            state = StoryState.from_json(raw) if raw else initial_state(story)
+            read, state, saved = self._story_state(tx, story)
             outcome = advance(self.compiled[story.id], state, ordered, now)
-            tx.save_story_state(story.id, outcome.state.to_json(), self._thread_rows(story, outcome.state), now)
+            revision = tx.save_story_parts(story.id, core_json(outcome.state), changed_parts(outcome.state, saved),
+                                           self._thread_rows(story, outcome.state), now, replace=saved is None,
+                                           expected=read)
+            self._story_pending[story.id] = (revision, outcome.state)
             developments.extend(outcome.developments)
             for deadline in story.deadlines:
                 raw_d = tx.load_deadline_state(story.id, deadline.id)
@@ -417,6 +443,31 @@ class Service:
         for dev in developments:
             self.record(tx, dev, now)
         return developments
+
+    def _story_state(self, tx: Tx, story: StoryConfig) -> tuple[int | None, StoryState, StoryState | None]:
+        """(the stored revision, the story's state as last committed, the state its stored parts hold: None when
+        there are none, and the next save writes every part). From memory when no other process has saved since
+        (one small query: the revision), else loaded: so an item costs the same on day 200 as on day 1."""
+        revision = tx.story_revision(story.id)
+        cached = self._story_cache.get(story.id)
+        if cached is not None and revision == cached[0]:
+            return revision, cached[1], cached[1]
+        raw = tx.load_story_state(story.id)
+        if raw is None:
+            return revision, initial_state(story), None
+        state = StoryState.from_json(whole_state(raw))
+        # stored whole (before migration 0004): no parts yet
+        return revision, state, (state if "parts" in raw else None)
+
+    def _commit_stories(self, committed: bool) -> None:
+        """After a feed's transaction: the states it saved become the cached ones, or (rolled back) are dropped
+        with whatever the cache held for those stories."""
+        for story_id, entry in self._story_pending.items():
+            if committed:
+                self._story_cache[story_id] = entry
+            else:
+                self._story_cache.pop(story_id, None)
+        self._story_pending.clear()
 
     @staticmethod
     def _thread_rows(story: StoryConfig, state: Any) -> Mapping[str, tuple[str, datetime | None, str | None]]:
@@ -491,6 +542,8 @@ class Service:
         """
 
         is_new, previous = tx.upsert_development(dev, now)
+        if is_new:
+            self._created.append(dev)
         upgraded = not is_new and previous == Confidence.REPORTED and dev.confidence == Confidence.CONFIRMED
         if not (is_new or upgraded):
             return

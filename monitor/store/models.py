@@ -40,6 +40,7 @@ __all__ = [
     "ITEM",
     "META",
     "OUTBOX",
+    "STORY_PART",
     "STORY_STATE",
     "THREAD_STATE",
     "DeadlineRow",
@@ -143,8 +144,19 @@ class StoryStateTable(SQLModel, table=True):
     __tablename__ = "story_state"
 
     story_id: str = Field(primary_key=True)
-    state_json: str = _text("{}")
+    state_json: str = _text("{}")  # the core (monitor.story.parts), or the whole state before migration 0004
     updated_at: datetime = _ts(nullable=False)
+    revision: int = 0  # saves so far: a cached copy is current while this has not moved
+
+
+class StoryPartTable(SQLModel, table=True):
+    """One part of a story's stored state (a development, a pool cluster, a bucket of seen links)."""
+
+    __tablename__ = "story_part"
+
+    story_id: str = Field(primary_key=True)
+    part: str = Field(primary_key=True)
+    part_json: str = _text("{}")
 
 
 class ThreadStateTable(SQLModel, table=True):
@@ -245,6 +257,7 @@ metadata = SQLModel.metadata
 FEED = _table(FeedTable)
 ITEM = _table(ItemTable)
 STORY_STATE = _table(StoryStateTable)
+STORY_PART = _table(StoryPartTable)
 THREAD_STATE = _table(ThreadStateTable)
 DEADLINE_STATE = _table(DeadlineStateTable)
 DEVELOPMENT = _table(DevelopmentTable)

@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal_column, or_, select, update
+from sqlalchemy import delete, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -35,7 +35,8 @@ from monitor.store.models import (
     outbox_row,
 )
 
-__all__ = ["StoryQueries", "TxBase", "chunks", "dialect_insert", "rowcount"]
+__all__ = ["STORY_PARTS_VERSION", "StaleStoryState", "StoryQueries", "TxBase", "chunks", "dialect_insert", "rowcount"]
+STORY_PARTS_VERSION = 2  # a stored core whose "version" is this has its parts in story_part
 
 
 def dialect_insert(dialect: str, table: Any) -> Any:
@@ -79,13 +80,70 @@ class TxBase:
         self._execute(statement.on_conflict_do_update(index_elements=list(keys), set_=dict(values)))
 
 
+class StaleStoryState(Exception):
+    """A story's state was saved by another process between this transaction's read and its write."""
+
+
 class StoryQueries(TxBase):
     """Story, thread and deadline state; developments; the outbox. Mixed into ``monitor.store.Tx``."""
 
     # ------------------------------------------------------------------ story, thread and deadline state
     def load_story_state(self, story_id: str) -> dict[str, Any] | None:
+        """The reducer's stored state (opaque JSON): as stored whole (before migration 0004, or by
+        ``save_story_state``), or the core stored by ``save_story_parts`` (``version`` 2) with its parts under
+        ``"parts"`` (part name -> JSON); ``monitor.app.story_parts.whole_state`` puts those together."""
         text = self.session.scalar(select(m.STORY_STATE.c.state_json).where(m.STORY_STATE.c.story_id == story_id))
-        return None if text is None else loads(text)
+        if text is None:
+            return None
+        core = dict(loads(text))
+        if core.get("version") == STORY_PARTS_VERSION:
+            rows = self._execute(select(m.STORY_PART.c.part, m.STORY_PART.c.part_json)
+                                 .where(m.STORY_PART.c.story_id == story_id))
+            core["parts"] = {row.part: loads(row.part_json) for row in rows}
+        return core
+
+    def story_revision(self, story_id: str) -> int | None:
+        """How many times the story's state was saved (None: never); one small query."""
+        value = self.session.scalar(select(m.STORY_STATE.c.revision).where(m.STORY_STATE.c.story_id == story_id))
+        return None if value is None else int(value)
+
+    def save_story_parts(
+        self,
+        story_id: str,
+        core: Mapping[str, Any],
+        parts: Mapping[str, Any | None],
+        threads: Mapping[str, tuple[str, datetime | None, str | None]],
+        now: datetime,
+        *,
+        replace: bool = False,
+        expected: int | None = None,
+    ) -> int:
+        """Store the state's core and the given parts (None deletes a part; ``replace`` deletes every other
+        part first), bump the revision and store each thread's row; returns the new revision.
+
+        ``expected`` is the revision the caller read its state at: if another process saved since (two writers
+        on PostgreSQL), :class:`StaleStoryState` is raised and the caller's transaction must roll back."""
+        if replace:
+            self._execute(delete(m.STORY_PART).where(m.STORY_PART.c.story_id == story_id))
+        gone = [name for name, value in parts.items() if value is None]
+        for names in chunks(gone):
+            self._execute(delete(m.STORY_PART).where(m.STORY_PART.c.story_id == story_id,
+                                                     m.STORY_PART.c.part.in_(names)))
+        for name, value in parts.items():
+            if value is not None:
+                self._upsert(m.STORY_PART, {"story_id": story_id, "part": name}, {"part_json": dumps(value)})
+        values = {"state_json": dumps(core), "updated_at": now}
+        if expected is None:
+            revision = (self.story_revision(story_id) or 0) + 1
+            self._upsert(m.STORY_STATE, {"story_id": story_id}, {**values, "revision": revision})
+        else:
+            revision = expected + 1
+            statement = (update(m.STORY_STATE).values(**values, revision=revision)
+                         .where(m.STORY_STATE.c.story_id == story_id, m.STORY_STATE.c.revision == expected))
+            if rowcount(self._execute(statement)) != 1:
+                raise StaleStoryState(f"story {story_id!r} was saved by another process meanwhile; retried next poll")
+        self._save_threads(story_id, threads)
+        return revision
 
     def save_story_state(
         self,
@@ -94,8 +152,14 @@ class StoryQueries(TxBase):
         threads: Mapping[str, tuple[str, datetime | None, str | None]],
         now: datetime,
     ) -> None:
-        """Store the reducer's state and each thread's ``(state, since, development_key)``."""
-        self._upsert(m.STORY_STATE, {"story_id": story_id}, {"state_json": dumps(state_json), "updated_at": now})
+        """Store the reducer's state whole (no parts) and each thread's ``(state, since, development_key)``."""
+        self._execute(delete(m.STORY_PART).where(m.STORY_PART.c.story_id == story_id))
+        revision = (self.story_revision(story_id) or 0) + 1
+        self._upsert(m.STORY_STATE, {"story_id": story_id},
+                     {"state_json": dumps(state_json), "updated_at": now, "revision": revision})
+        self._save_threads(story_id, threads)
+
+    def _save_threads(self, story_id: str, threads: Mapping[str, tuple[str, datetime | None, str | None]]) -> None:
         for thread_id, (state, since, development_key) in threads.items():
             self._upsert(
                 m.THREAD_STATE,

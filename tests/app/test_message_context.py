@@ -19,7 +19,7 @@ from alembic.config import Config
 
 from monitor.app.service import Service
 from monitor.clock import FixedClock
-from monitor.store.db import Store
+from monitor.store.db import HEAD_REVISION, Store
 from monitor.store.migrations import LOCATION
 from tests.databases import BACKENDS, database_url_for
 from tests.feedserver import FeedServer
@@ -115,7 +115,7 @@ def test_a_message_queued_before_migration_0002_is_rendered_from_the_live_state(
 
     receiver.default = 200
     service = make_service(tmp_path, database_url, server, receiver, clock)  # opening migrates to head again
-    assert service.store.schema_version() == "0003"
+    assert service.store.schema_version() == HEAD_REVISION
     with service.store.read() as tx:
         assert [row.context for row in tx.outbox()] == [None]
     poll(service, clock, server, "2030-05-30T13:10", THREAT, BAN)

@@ -31,7 +31,7 @@ from monitor.domain import (
 )
 from monitor.errors import StoreError
 from monitor.store import models
-from monitor.store.db import Store
+from monitor.store.db import HEAD_REVISION, Store
 from tests.databases import BACKENDS, database_url_for
 
 T0 = datetime(2026, 2, 24, 15, 0, tzinfo=UTC)
@@ -100,7 +100,7 @@ def test_open_twice_leaves_schema_at_head(database_url: str) -> None:
     first = Store.open(database_url)
     first.close()
     second = Store.open(database_url)
-    assert second.schema_version() == "0003"
+    assert second.schema_version() == HEAD_REVISION
     second.close()
 
 

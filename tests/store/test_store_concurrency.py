@@ -16,7 +16,7 @@ import pytest
 
 from monitor.config.schema import FeedConfig
 from monitor.domain import Confidence, DeliveryStatus, Item
-from monitor.store.db import OutboxRow, Store
+from monitor.store.db import HEAD_REVISION, OutboxRow, Store
 from tests.databases import BACKENDS, database_url_for
 from tests.store.test_store import make_development
 
@@ -124,7 +124,7 @@ def test_concurrent_opens_of_a_fresh_database_all_succeed(database_url: str) -> 
     for thread in threads:
         thread.join(timeout=60)
     assert errors == []
-    assert versions == ["0003"] * 3
+    assert versions == [HEAD_REVISION] * 3
 
 
 # -------------------------------------------------------------------------------------------- outbox claims
