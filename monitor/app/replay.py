@@ -8,9 +8,11 @@ developments (the service's randomness is seeded and every key is deterministic)
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 import tempfile
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.app.deadlines import load_deadline_states
@@ -18,10 +20,13 @@ from monitor.app.service import Service
 from monitor.clock import FixedClock
 from monitor.config.schema import Settings
 from monitor.domain import Development
-from monitor.ingest.archive import ArchivedFetch, read_archive
+from monitor.errors import UsageError
+from monitor.ingest.archive import ArchivedFetch, archived_feed_ids, file_name, read_archive
 from monitor.ingest.fetch import FetchResult
 from monitor.store.db import Store
 from monitor.story.deadlines import next_due_instants
+
+log = logging.getLogger("monitor.app.replay")
 
 
 def replay_archive(settings: Settings, root: Path, *, db_url: str | None = None, progress: bool = False,
@@ -29,7 +34,9 @@ def replay_archive(settings: Settings, root: Path, *, db_url: str | None = None,
     """Replay ``root`` into ``db_url`` (default: a fresh temporary SQLite database); return every development
     stored, in time order."""
 
-    fetches = read_archive(root, {f.id for f in settings.feeds})
+    configured = [f.id for f in settings.feeds]
+    fetches = read_archive(root, set(configured))
+    check_archive(root, configured, fetches)
     with tempfile.TemporaryDirectory(prefix="monitor-replay-") as tmp:
         url = db_url or f"sqlite:///{Path(tmp) / 'replay.db'}"
         store = Store.open(url)
@@ -39,6 +46,27 @@ def replay_archive(settings: Settings, root: Path, *, db_url: str | None = None,
                 return tx.developments()
         finally:
             store.close()
+
+
+def check_archive(root: Path, configured: Sequence[str], fetches: Sequence[ArchivedFetch]) -> None:
+    """Say what a replay of ``root`` leaves out: UsageError (exit 2) when it holds no fetch of a configured feed
+    (naming the feed ids it has), a warning naming the feed ids it has that the config does not."""
+    found = archived_feed_ids(root)
+    unused = [feed_id for feed_id in found if feed_id not in configured]
+    if not fetches:
+        example = f"FEED_ID/{file_name(datetime(2026, 2, 27, 22, 1, tzinfo=UTC))}"
+        if not found:
+            raise UsageError(f"{root} holds no archived fetch: an archive has a folder per feed id with a file per "
+                             f"fetch ({example}), as `monitor poll --record DIR` writes it")
+        raise UsageError(f"{root} holds no fetch of a configured feed: it has fetches of the feed ids "
+                         f"{_listed(found)}; the configured feed ids: {_listed(configured)}")
+    if unused:
+        log.warning("replay: %s: fetches of feed ids not in the config are left out: %s", root, _listed(unused))
+
+
+def _listed(ids: Sequence[str], limit: int = 20) -> str:
+    more = f" and {len(ids) - limit} more" if len(ids) > limit else ""
+    return (", ".join(ids[:limit]) + more) or "none"
 
 
 def _run(settings: Settings, store: object, fetches: list[ArchivedFetch], progress: bool,

@@ -8,6 +8,7 @@ invalid configuration (the message names the field and how to fix it; no traceba
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -144,35 +145,138 @@ def echo_json(obj: Any) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False, sort_keys=False))
 
 
-def print_table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> None:
-    """A Rich table on a terminal; plain tab-separated lines otherwise (pipes, tests)."""
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """A table column. ``kind``: ``id`` (shown whole: never wrapped nor cut), ``short`` (never wrapped; below the
+    table when the terminal is too narrow for it), ``long`` (wraps in the room the others leave; below the table
+    when that room is too small) or ``note`` (long text: below the table, under its row's id, except with
+    ``--wide``). ``view``: ``both``, ``narrow`` (only the default terminal table) or ``wide`` (only ``--wide``
+    and plain output)."""
+
+    name: str
+    kind: str = "short"
+    view: str = "both"
+
+    def shown(self, wide: bool) -> bool:
+        return self.view == "both" or self.view == ("wide" if wide else "narrow")
+
+
+MIN_LONG_WIDTH = 24  # a long column with less room than this goes below the table instead
+COLUMN_GAP = 2  # between two columns of the table (collapsed padding and the separator)
+
+
+def _columns(columns: Iterable[str | Column]) -> list[Column]:
+    """Columns given by name are short ones, and a column named "id" an id column."""
+    return [c if isinstance(c, Column) else Column(c, "id" if c == "id" else "short") for c in columns]
+
+
+def _cells(rows: Iterable[Iterable[Any]]) -> list[list[str]]:
+    """Table cells as one line of text each, with nothing in them that could drive a terminal."""
     from monitor.notify.render import terminal_safe
 
-    cols = list(columns)
-    clean_rows = [[terminal_safe("" if v is None else str(v)) for v in row] for row in rows]
+    return [[terminal_safe("" if v is None else str(v), keep_newlines=False) for v in row] for row in rows]
+
+
+def print_table(title: str, columns: Iterable[str | Column], rows: Iterable[Iterable[Any]], *,
+                wide: bool = False) -> None:
+    """A Rich table on a terminal, fit to its width (``wide``: every column, unwrapped, however wide); plain
+    tab-separated lines otherwise (pipes, tests), with the columns of the wide table."""
+    cols = _columns(columns)
+    clean_rows = _cells(rows)
     if sys.stdout.isatty():
         from rich.console import Console
+        from rich.measure import Measurement
 
-        Console().print(rich_table(title, cols, clean_rows))
+        console = Console()
+        table = rich_table(title, cols, clean_rows, wide=wide)
+        if wide:  # as wide as the table needs: the terminal wraps or `less -S` scrolls the rest
+            needed = Measurement.get(console, console.options.update_width(1_000_000), table).maximum
+            console = Console(width=max(console.width, needed))
+        console.print(table)
         return
+    shown = [i for i, c in enumerate(cols) if c.shown(wide=True)]
     click.echo(f"# {title}")
-    click.echo("\t".join(cols))
+    click.echo("\t".join(cols[i].name for i in shown))
     for row in clean_rows:
-        click.echo("\t".join(row))
+        click.echo("\t".join(row[i] for i in shown))
 
 
-def rich_table(title: str, columns: list[str], rows: list[list[str]]) -> Any:
-    """A Rich table whose cells are text, never markup: a headline or URL holding "[/x]" from a feed is shown
-    as written instead of raising MarkupError."""
-    from rich.markup import escape
-    from rich.table import Table
+def rich_table(title: str, columns: Iterable[str | Column], rows: Iterable[Iterable[Any]], *,
+               wide: bool = False) -> Any:
+    """A Rich renderable: a table that fits the console it is printed on. Cells are text, never markup (a
+    headline holding "[/x]" is shown as written) nor terminal control (escape sequences are removed). Id columns
+    are never cut: the long column wraps in the room left, and what does not fit goes below the table, under
+    its row's id. With ``wide``, every column of the wide view, unwrapped."""
+    return _TableView(title, _columns(columns), _cells(rows), wide)
 
-    table = Table(title=escape(title))
-    for col in columns:
-        table.add_column(escape(col))
-    for row in rows:
-        table.add_row(*(escape(cell) for cell in row))
-    return table
+
+class _TableView:
+    def __init__(self, title: str, columns: list[Column], rows: list[list[str]], wide: bool) -> None:
+        self.title, self.columns, self.rows, self.wide = title, columns, rows, wide
+
+    def _width(self, i: int) -> int:
+        return max([len(self.columns[i].name), *(len(row[i]) for row in self.rows)])
+
+    def _layout(self, max_width: int) -> tuple[list[int], list[int]]:
+        """(columns in the table, columns below it), as indexes."""
+        cols = self.columns
+        if self.wide:
+            return [i for i, c in enumerate(cols) if c.shown(wide=True)], []
+        shown = [i for i, c in enumerate(cols) if c.shown(wide=False)]
+        below = [i for i in shown if cols[i].kind == "note"]
+        inline = [i for i in shown if cols[i].kind != "note"]
+        fixed = [i for i in inline if cols[i].kind != "long"]
+        longs = [i for i in inline if cols[i].kind == "long"]
+        room = max_width - sum(self._width(i) for i in fixed) - COLUMN_GAP * (len(fixed) + len(longs) - 1)
+        while room < (MIN_LONG_WIDTH * len(longs) if longs else 0):
+            shorts = [i for i in fixed if cols[i].kind == "short"]
+            if longs:  # the long text goes below before anything else does
+                below += longs
+                room += COLUMN_GAP * len(longs)
+                longs = []
+            elif shorts:
+                fixed.remove(shorts[-1])
+                below.append(shorts[-1])
+                room += self._width(shorts[-1]) + COLUMN_GAP
+            else:
+                break  # ids alone are wider than the terminal: nothing else to move
+        return [i for i in inline if i in fixed or i in longs], sorted(below)
+
+    def _table(self, inline: list[int]) -> Any:
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(title=Text(self.title), box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                      collapse_padding=True)
+        for i in inline:
+            column = self.columns[i]
+            if self.wide or column.kind in ("id", "short"):
+                table.add_column(Text(column.name), no_wrap=True, overflow="fold",
+                                 min_width=self._width(i) if column.kind == "id" else None)
+            else:
+                table.add_column(Text(column.name), overflow="fold")
+        for row in self.rows:
+            table.add_row(*(Text(row[i]) for i in inline))
+        return table
+
+    def __rich_measure__(self, console: Any, options: Any) -> Any:
+        from rich.measure import Measurement
+
+        return Measurement.get(console, options, self._table(self._layout(options.max_width)[0]))
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from rich.padding import Padding
+        from rich.text import Text
+
+        inline, below = self._layout(options.max_width)
+        yield self._table(inline)
+        for row in self.rows:
+            notes = [(self.columns[i].name, row[i]) for i in below if row[i]]
+            if notes:
+                yield Text(f"#{row[0]}" if row[0].isdigit() else row[0], style="bold", overflow="fold")
+                for name, text in notes:
+                    yield Padding(Text(f"{name}: {text}", overflow="fold"), (0, 0, 0, 4))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -269,17 +373,16 @@ def status(obj: Context, as_json: bool, check: bool) -> None:
 def poll(obj: Context, feed_ids: tuple[str, ...], record_dir: str | None, as_json: bool) -> None:
     """Run one tick now: poll feeds (all, or --feed), process items, check deadlines, deliver the outbox."""
     from monitor.app.service import Service
+    from monitor.cli.reports import check_ids
     from monitor.clock import system_clock
 
     settings = obj.settings
-    unknown = [f for f in feed_ids if f not in {feed.id for feed in settings.feeds}]
-    if unknown:
-        click.echo(f"error: unknown feed id(s) {', '.join(unknown)}; see `monitor feeds`", err=True)
-        sys.exit(2)
+    check_ids("feed", feed_ids, [feed.id for feed in settings.feeds], "; see `monitor feeds`")
     store = obj.open_store(create=True)
     try:
         service = Service(settings, store, clock=system_clock, record_dir=Path(record_dir) if record_dir else None)
-        reports = service.tick(feed_ids=feed_ids or None, force=True)
+        with poll_progress() as progress:
+            reports = service.tick(feed_ids=feed_ids or None, force=True, progress=progress)
     finally:
         store.close()
     for report in reports.polls:
@@ -288,49 +391,105 @@ def poll(obj: Context, feed_ids: tuple[str, ...], record_dir: str | None, as_jso
         else:
             click.echo(report.line())
     if not as_json:
-        click.echo(
-            f"{len(reports.developments)} development(s), {reports.delivered} delivery(ies) sent, "
-            f"{reports.delivery_failures} failed"
-        )
+        click.echo(f"{developments_summary(reports.developments)}, {reports.delivered} delivery(ies) sent, "
+                   f"{reports.delivery_failures} failed")
+
+
+DEVELOPMENT_GROUPS = {"thread": "thread move", "story": "new development", "deadline": "deadline event",
+                      "ops": "ops alert"}
+
+
+def developments_summary(developments: Iterable[Any]) -> str:
+    """``3 development(s) (2 thread moves, 1 ops alert)``: what a tick created, by what it is about."""
+    counts: dict[str, int] = {}
+    for dev in developments:
+        group = DEVELOPMENT_GROUPS.get(dev.kind.value.split(".")[0], "other")
+        counts[group] = counts.get(group, 0) + 1
+    total = sum(counts.values())
+    parts = [f"{counts[group]} {group}{'s' if counts[group] > 1 else ''}"
+             for group in [*DEVELOPMENT_GROUPS.values(), "other"] if group in counts]
+    return f"{total} development(s)" + (f" ({', '.join(parts)})" if parts else "")
+
+
+def _progress_console() -> Any:
+    """Where the progress of a poll is shown: a Rich console on stderr when stderr is a terminal, else None."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@contextlib.contextmanager
+def poll_progress() -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar of the feeds polled (done / total) on stderr when it is a terminal; yields the callback
+    that advances it, ``progress(done, total)``, or None when there is no bar. Gone once the poll is done."""
+    console = _progress_console()
+    if console is None:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("polling feeds"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=console, transient=True)
+    task = bar.add_task("poll", total=None)
+
+    def progress(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    with bar:
+        yield progress
 
 
 # -------------------------------------------------------------------------------------------- feeds
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print feed health as JSON.")
+@click.option("--wide", is_flag=True, help="Every column (URL, last error), unwrapped, however wide.")
 @click.pass_obj
 @handle_errors
-def feeds(obj: Context, as_json: bool) -> None:
+def feeds(obj: Context, as_json: bool, wide: bool) -> None:
     """Feed health: last poll, status, failures, next poll, current URL."""
     from monitor.cli.reports import feeds_report
     from monitor.clock import system_clock
 
+    now = system_clock()
     store = obj.open_store()
     try:
-        rows = feeds_report(obj.settings, store, system_clock())
+        rows = feeds_report(obj.settings, store, now)
     finally:
         store.close()
     if as_json:
         for row in rows:
             echo_json(row)
         return
-    print_table(
-        "feeds",
-        ["id", "state", "last status", "failures", "last success", "next poll", "items", "url", "last error"],
+    print_feeds(rows, now, wide=wide)
+
+
+FEED_COLUMNS = [
+    Column("id", "id"), Column("state"), Column("last status", view="wide"), Column("fails", view="narrow"),
+    Column("failures", view="wide"),
+    Column("last ok", view="narrow"), Column("last success", view="wide"), Column("next poll", view="narrow"),
+    Column("next poll", view="wide"), Column("items"), Column("url", "note", view="wide"), Column("last error", "note"),
+]
+
+
+def feed_rows(rows: list[dict[str, Any]], now: Any) -> list[list[Any]]:
+    """The cells of ``FEED_COLUMNS`` for ``feeds_report`` rows."""
+    from monitor.cli.reports import ago, next_poll_text
+
+    return [
         [
-            [
-                r["id"],
-                r["state"],
-                r["last_status"],
-                r["consecutive_failures"],
-                r["last_success_at"] or "never",
-                r["next_poll_at"],
-                r["items_seen"],
-                r["url"],
-                r["last_error"] or (f"note: {r['notice']}" if r.get("notice") else ""),
-            ]
-            for r in rows
-        ],
-    )
+            r["id"], r["state"], r["last_status"], r["consecutive_failures"], r["consecutive_failures"],
+            ago(r["last_success_at"], now),
+            r["last_success_at"] or "never", next_poll_text(r, now), r["next_poll_at"], r["items_seen"], r["url"],
+            r["last_error"] or (f"note: {r['notice']}" if r.get("notice") else ""),
+        ]
+        for r in rows
+    ]
+
+
+def print_feeds(rows: list[dict[str, Any]], now: Any, *, wide: bool = False) -> None:
+    print_table("feeds", FEED_COLUMNS, feed_rows(rows, now), wide=wide)
 
 
 # ---------------------------------------------------------------------------------------------- run
@@ -371,7 +530,11 @@ def run(obj: Context, record_dir: str | None, log_format: str, metrics_port: int
 @click.pass_obj
 @handle_errors
 def replay(obj: Context, archive: str, db_url: str | None, as_json: bool) -> None:
-    """Process a replay archive in time order with a simulated clock; nothing is sent."""
+    """Process a replay archive in time order with a simulated clock; nothing is sent.
+
+    ARCHIVE holds a folder per feed id (as --record writes it); an archive with no fetch for any configured
+    feed exits 2 naming the feed ids it has.
+    """
     from monitor.app.replay import replay_archive
 
     show_progress = sys.stderr.isatty() and not as_json
@@ -385,11 +548,12 @@ def replay(obj: Context, archive: str, db_url: str | None, as_json: bool) -> Non
 @click.option("--since", help="Only developments at or after this ISO time, or this long ago ('2d').")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per development.")
 @click.option("--atom", is_flag=True, help="Write an Atom feed of the developments to stdout.")
+@click.option("--wide", is_flag=True, help="Every column (kind, story, thread, states), unwrapped, however wide.")
 @click.pass_obj
 @handle_errors
-def history(obj: Context, story_id: str | None, since: str | None, as_json: bool, atom: bool) -> None:
-    """Stored developments, oldest first."""
-    from monitor.cli.reports import parse_since
+def history(obj: Context, story_id: str | None, since: str | None, as_json: bool, atom: bool, wide: bool) -> None:
+    """Stored developments, oldest first, each with the id `monitor ack` takes."""
+    from monitor.cli.reports import check_ids, parse_since
     from monitor.clock import system_clock
 
     now = system_clock()
@@ -397,6 +561,9 @@ def history(obj: Context, story_id: str | None, since: str | None, as_json: bool
     store = obj.open_store()
     try:
         with store.read() as tx:
+            configured = [story.id for story in obj.settings.stories]
+            if story_id and story_id not in configured and not tx.count_developments(story_id):
+                check_ids("story", [story_id], configured)  # a story no longer configured may still have some
             developments = tx.developments(story_id=story_id, since=since_at)
     finally:
         store.close()
@@ -405,32 +572,60 @@ def history(obj: Context, story_id: str | None, since: str | None, as_json: bool
 
         sys.stdout.buffer.write(developments_atom(obj.settings, developments, now))
         return
-    _print_developments(developments, as_json, "developments")
+    _print_developments(developments, as_json, "developments", wide=wide)
 
 
-def _print_developments(developments: Iterable[Any], as_json: bool, title: str) -> None:
+def development_json(dev: Any) -> dict[str, Any]:
+    """A development's documented JSON (docs/json.md), with its short ``id`` first."""
+    from monitor.cli.reports import short_id
+
+    return {"id": short_id(dev.key), **dev.to_json()}
+
+
+DEVELOPMENT_COLUMNS = [
+    Column("id", "id"), Column("at (UTC)"), Column("kind", view="wide"), Column("story", "id", view="wide"),
+    Column("thread", "id", view="wide"), Column("from -> to", view="wide"), Column("confidence"), Column("severity"),
+    Column("title", "long"),
+]
+
+
+def development_tables(developments: list[Any], title: str, *, by_story: bool) -> list[tuple[str, list[Any]]]:
+    """(title, developments) of each table to print: one, or with ``by_story`` one per story when there are
+    several (a terminal's narrow table has no room for a story column beside the titles)."""
+    stories = list(dict.fromkeys(dev.story_id for dev in developments))
+    if not by_story or len(stories) < 2:
+        return [(title, developments)]
+    return [(f"{title}: {story or 'operations'}", [dev for dev in developments if dev.story_id == story])
+            for story in stories]
+
+
+def development_rows(developments: list[Any]) -> list[list[str]]:
+    from monitor.cli.reports import short_id
+
+    return [
+        [
+            short_id(dev.key),
+            dev.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+            dev.kind.value,
+            dev.story_id,
+            dev.thread_id or "",
+            f"{dev.from_state} -> {dev.to_state}" if dev.to_state else "",
+            dev.confidence.value,
+            dev.severity.label,
+            dev.title,
+        ]
+        for dev in developments
+    ]
+
+
+def _print_developments(developments: Iterable[Any], as_json: bool, title: str, *, wide: bool = False) -> None:
     devs = list(developments)
     if as_json:
         for dev in devs:
-            echo_json(dev.to_json())
+            echo_json(development_json(dev))
         return
-    print_table(
-        title,
-        ["at (UTC)", "kind", "story", "thread", "from -> to", "confidence", "severity", "title"],
-        [
-            [
-                dev.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
-                dev.kind.value,
-                dev.story_id,
-                dev.thread_id or "",
-                f"{dev.from_state} -> {dev.to_state}" if dev.to_state else "",
-                dev.confidence.value,
-                dev.severity.label,
-                dev.title,
-            ]
-            for dev in devs
-        ],
-    )
+    for table_title, group in development_tables(devs, title, by_story=sys.stdout.isatty() and not wide):
+        print_table(table_title, DEVELOPMENT_COLUMNS, development_rows(group), wide=wide)
 
 
 # ------------------------------------------------------------------------------------------ explain
@@ -439,8 +634,9 @@ def _print_developments(developments: Iterable[Any], as_json: bool, title: str) 
 @click.option("--summary", default="", help="The item's summary, read like a feed's description.")
 @click.option("--story", "story_id", help="Only this story (default: every configured story).")
 @click.option("--item", "item_key", metavar="FEED:ITEM_ID", help="Explain a stored item instead of TITLE.")
-@click.option("--development", "development_key", metavar="KEY",
-              help="Show a stored development and the evidence it was decided on.")
+@click.option("--development", "development_key", metavar="ID",
+              help="Show a stored development (its id from `monitor history`, or its key) and the evidence it was "
+                   "decided on.")
 @click.option("--fresh", is_flag=True, help="Judge TITLE against the story's initial state, not the stored one.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per story (or the development).")
 @click.pass_obj
@@ -451,25 +647,32 @@ def explain(obj: Context, title: str | None, summary: str, story_id: str | None,
 
     Nothing is stored or sent. TITLE is judged as if one ordinary outlet had just published it, against the
     stored story state (the database in the config, when it exists) or, with --fresh, the initial state.
+    To judge every item of a feed or URL at once, storing nothing, see `monitor try`.
     """
     from monitor.app.explain import development_evidence, explain_item, explain_text
+    from monitor.cli.reports import check_ids, find_development, short_id
     from monitor.clock import system_clock
 
     chosen = [x for x in (title, item_key, development_key) if x]
     if len(chosen) != 1:
-        click.echo("error: give exactly one of TITLE, --item FEED:ITEM_ID or --development KEY", err=True)
+        click.echo("error: give exactly one of TITLE, --item FEED:ITEM_ID or --development ID", err=True)
         sys.exit(2)
+    if story_id:
+        check_ids("story", [story_id], [story.id for story in obj.settings.stories])
     now = system_clock()
     if development_key:
         store = obj.open_store()
         try:
-            found = development_evidence(store, development_key)
+            with store.read() as tx:
+                key = find_development(tx, development_key)
+            found = {"id": short_id(key), **development_evidence(store, key)}
         finally:
             store.close()
         if as_json:
             echo_json(found)
             return
-        click.echo(f"development {found['key']}: [{found['severity']}/{found['confidence']}] {found['title']}")
+        click.echo(f"development {found['key']}: [{found['severity']}/{found['confidence']}] {found['title']} "
+                   f"(id {found['id']})")
         for ev in (found.get("details") or {}).get("evidence") or []:
             qualifier = f", qualified by {ev['qualifier']!r}" if ev.get("qualifier") else ""
             click.echo(f"  {ev['action']} on item {ev['item']}: {ev['mode']} of {ev['cue']!r}{qualifier}")
@@ -546,8 +749,11 @@ def notify() -> None:
 def notify_test(obj: Context, channel_ids: tuple[str, ...]) -> None:
     """Send a test message to each channel and print the per-target result."""
     from monitor.app.deliver import send_test_message
+    from monitor.cli.reports import check_ids
     from monitor.clock import system_clock
+    from monitor.notify.routing import channels_of
 
+    check_ids("channel", channel_ids, [channel.id for channel in channels_of(obj.settings)])
     results = send_test_message(obj.settings, channel_ids or None, system_clock())
     failed = 0
     for channel_id, target_results in results.items():
@@ -561,11 +767,13 @@ def notify_test(obj: Context, channel_ids: tuple[str, ...]) -> None:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per delivery.")
 @click.option("--all", "show_all", is_flag=True, help="Include sent deliveries.")
+@click.option("--wide", is_flag=True, help="Every column (key, targets, last error), unwrapped, however wide.")
 @click.pass_obj
 @handle_errors
-def outbox(obj: Context, as_json: bool, show_all: bool) -> None:
+def outbox(obj: Context, as_json: bool, show_all: bool, wide: bool) -> None:
     """Pending, retrying and dead-lettered deliveries (secrets masked)."""
     from monitor.cli.reports import outbox_report
+    from monitor.clock import system_clock
 
     store = obj.open_store()
     try:
@@ -576,33 +784,55 @@ def outbox(obj: Context, as_json: bool, show_all: bool) -> None:
         for row in rows:
             echo_json(row)
         return
-    print_table(
-        "outbox",
-        ["id", "status", "channel", "development", "attempts", "next attempt", "targets", "last error"],
-        [
-            [r["id"], r["status"], r["channel"], r["development"], r["attempts"], r["next_attempt_at"] or "",
-             r["targets_summary"], r["last_error"] or ""]
-            for r in rows
-        ],
-    )
+    print_outbox(rows, system_clock(), wide=wide)
+
+
+OUTBOX_COLUMNS = [
+    Column("id", "id"), Column("status"), Column("channel", "id"), Column("development", "id"),
+    Column("key", "note", view="wide"), Column("attempts"), Column("next attempt", view="narrow"),
+    Column("next attempt", view="wide"), Column("targets", "note"), Column("last error", "note"),
+]
+
+
+def outbox_rows(rows: list[dict[str, Any]], now: Any) -> list[list[Any]]:
+    """The cells of ``OUTBOX_COLUMNS`` for ``outbox_report`` rows."""
+    from monitor.cli.reports import due_text
+
+    return [
+        [r["id"], r["status"], r["channel"], r["development_id"], r["development"], r["attempts"],
+         due_text(r["next_attempt_at"], now) if r["status"] in ("pending", "retrying") else "",
+         r["next_attempt_at"] or "", r["targets_summary"], r["last_error"] or ""]
+        for r in rows
+    ]
+
+
+def print_outbox(rows: list[dict[str, Any]], now: Any, *, wide: bool = False) -> None:
+    print_table("outbox", OUTBOX_COLUMNS, outbox_rows(rows, now), wide=wide)
 
 
 @main.command()
-@click.argument("development")
+@click.argument("development", metavar="ID")
 @click.pass_obj
 @handle_errors
 def ack(obj: Context, development: str) -> None:
-    """Acknowledge a development (its key or number): stops repeats of a critical alert."""
+    """Acknowledge a development: stops repeats of a critical alert.
+
+    ID is the id `monitor history` and `monitor status` show (or at least its first 4 characters), or the
+    development's full key. An id that names no development, or more than one, exits 2.
+    """
+    from monitor.cli.reports import find_development, short_id
     from monitor.clock import system_clock
 
     store = obj.open_store()
     try:
         with store.write() as tx:
-            done = tx.acknowledge(development, system_clock())
+            key = find_development(tx, development)
+            tx.acknowledge(key, system_clock())
+            found = tx.development(key)
     finally:
         store.close()
-    if not done:
-        click.echo(f"error: no development {development!r}; see `monitor history`", err=True)
-        sys.exit(2)
-    click.echo(f"acknowledged {development}")
+    click.echo(f"acknowledged {short_id(key)} ({key}){': ' + found.title if found else ''}")
 
+from monitor.cli.trial import register as register_trial  # noqa: E402 - last: it is given the helpers above
+
+register_trial(main, handle_errors, print_table)  # `monitor try`, `monitor items`

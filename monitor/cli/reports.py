@@ -6,7 +6,9 @@ Each ``*_report`` returns plain JSON-able dicts (the documented ``--json`` shape
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -23,8 +25,65 @@ from monitor.notify.render import check_templates, terminal_safe
 from monitor.story.deadlines import countdown_text
 
 if TYPE_CHECKING:
-    from monitor.store.db import Store
+    from monitor.store.db import Store, Tx
 
+SHORT_ID_LENGTH = 8
+MIN_ID_PREFIX = 4  # `ack` takes the shown id or at least this many of its first characters
+SHOWN_IDS = 20  # an error naming the known ids lists this many, then "and N more"
+
+
+# --------------------------------------------------------------------------------------------- ids
+def short_id(key: str) -> str:
+    """The id ``history``, ``status`` and ``outbox`` show for a development and ``ack`` accepts: the first 8 hex
+    characters of the SHA-256 of its key, so the same development has the same id in every database and replay."""
+    return _id_hash(key)[:SHORT_ID_LENGTH]
+
+
+def _id_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def listed(ids: Iterable[str], limit: int = SHOWN_IDS) -> str:
+    """``a, b, c``; beyond ``limit`` ids, the first ``limit`` and "and N more"; "none" for no id."""
+    names = list(ids)
+    if not names:
+        return "none"
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def check_ids(kind: str, given: Iterable[str], known: Sequence[str], hint: str = "") -> None:
+    """Raise UsageError (exit 2) naming the ``given`` ids that are not ``known``, and the known ones."""
+    unknown = [g for g in given if g not in known]
+    if unknown:
+        names = ", ".join(repr(u) for u in unknown)
+        raise UsageError(f"unknown {kind} id{'s' if len(unknown) > 1 else ''} {names}; the configured {kind} ids: "
+                         f"{listed(known)}{hint}")
+
+
+def find_development(tx: Tx, given: str) -> str:
+    """The key of the development ``given`` names: its short id (or at least 4 of its first characters), its
+    full key, or its stored number. UsageError (exit 2) when it names none, or more than one."""
+    developments = tx.developments()
+    if any(dev.key == given for dev in developments):
+        return given
+    text = given.strip().lower()
+    matches = []
+    if len(text) >= MIN_ID_PREFIX and all(c in "0123456789abcdef" for c in text):
+        matches = [dev for dev in developments if _id_hash(dev.key).startswith(text)]
+    if text.isdigit():  # the stored row number, as `ack` took it before ids were shown
+        record = tx.development_record(int(text))
+        if record is not None and all(dev.key != record.key for dev in matches):
+            matches += [dev for dev in developments if dev.key == record.key]
+    if len(matches) == 1:
+        return matches[0].key
+    if matches:
+        names = "; ".join(f"{short_id(dev.key)} {dev.key}" for dev in matches[:SHOWN_IDS])
+        raise UsageError(f"development id {given!r} is ambiguous: it names {len(matches)} developments ({names}); "
+                         "give more characters of the id, or the full key")
+    newest = [short_id(dev.key) for dev in reversed(developments)]
+    raise UsageError(f"no development {given!r}; the stored development ids, newest first: {listed(newest)} "
+                     "(`monitor history` shows them with their titles)")
 
 
 def _local(moment: datetime, zone: str) -> str:
@@ -202,6 +261,10 @@ def status_report(settings: Settings, store: Store, now: datetime) -> dict[str, 
             for thread_id, thread in story.threads.items():
                 row = stored.get(thread_id)
                 state_id = row.state if row else thread.initial_state
+                # the development that moved it there, when it is stored (`monitor ack` takes its id)
+                moved_by = row.development_key if row and row.development_key else None
+                if moved_by is not None and tx.development_record(moved_by) is None:
+                    moved_by = None
                 threads.append(
                     {
                         "id": thread_id,
@@ -209,6 +272,8 @@ def status_report(settings: Settings, store: Store, now: datetime) -> dict[str, 
                         "state": state_id,
                         "state_title": thread.label_of(state_id),
                         "since": iso_or_none(row.since) if row else None,
+                        "development": moved_by,
+                        "development_id": short_id(moved_by) if moved_by else None,
                     }
                 )
             deadlines = []
@@ -233,7 +298,8 @@ def status_report(settings: Settings, store: Store, now: datetime) -> dict[str, 
     for delivery in outbox_rows:
         deliveries[delivery.status] = deliveries.get(delivery.status, 0) + 1
     dead = [
-        {"id": r.id, "channel": r.channel_id, "development": r.development_key, "last_error": r.last_error}
+        {"id": r.id, "channel": r.channel_id, "development": r.development_key,
+         "development_id": short_id(r.development_key), "last_error": r.last_error}
         for r in outbox_rows
         if r.status == DeliveryStatus.DEAD
     ]
@@ -262,18 +328,21 @@ def format_status(report: dict[str, Any]) -> str:
         lines.append(f"\n{story['title']} [{story['id']}]")
         for thread in story["threads"]:
             since = f" since {thread['since']}" if thread["since"] else ""
-            lines.append(f"  {thread['title']:<32} {thread['state_title']}{since}")
+            moved_by = f" (id {thread['development_id']})" if thread.get("development_id") else ""
+            lines.append(f"  {thread['title']:<32} {thread['state_title']}{since}{moved_by}")
         for d in story["deadlines"]:
             lines.append(f"  deadline {d['title']}: {d['countdown']}")
             lines.append(f"    {d['due_story_zone']} | {d['due_display_zone']} | {d['due_utc']}")
     feeds = report["feeds"]
     failing = [f for f in feeds if f["consecutive_failures"]]
     lines.append(f"\nfeeds: {len(feeds)} ({len(failing)} failing)")
+    now = datetime.fromisoformat(report["now"])
     for feed in feeds:
         last = feed["last_success_at"] or "never"
         err = f" - {feed['last_error']}" if feed["last_error"] else ""
         err += f" (note: {feed['notice']})" if feed.get("notice") else ""
-        lines.append(f"  {feed['id']:<36} {feed['state']:<9} last ok {last}{err}")
+        lines.append(f"  {feed['id']:<36} {feed['state']:<9} last ok {last}, next poll {next_poll_text(feed, now)}"
+                     f"{err}")
     counts = report["deliveries"]
     lines.append(
         "\ndeliveries: "
@@ -282,7 +351,8 @@ def format_status(report: dict[str, Any]) -> str:
         else "\ndeliveries: none yet"
     )
     for dead in report["dead_letters"]:
-        lines.append(f"  DEAD #{dead['id']} {dead['channel']} {dead['development']}: {dead['last_error']}")
+        lines.append(f"  DEAD #{dead['id']} {dead['channel']} development {dead['development_id']}: "
+                     f"{dead['last_error']}")
     return terminal_safe("\n".join(lines), keep_newlines=True)
 
 
@@ -352,12 +422,42 @@ def outbox_report(store: Store, include_sent: bool = False) -> list[dict[str, An
                 "sent_at": iso_or_none(row.sent_at),
                 "last_error": row.last_error,
                 "targets": targets,
-                "targets_summary": ", ".join(
-                    f"{t.get('target')}={'ok' if t.get('ok') else 'failed'}" for t in targets
-                ),
+                "targets_summary": ", ".join(f"{t.get('target')}={target_result(t)}" for t in targets),
+                "development_id": short_id(row.development_key),
             }
         )
     return out
+
+
+def target_result(target: dict[str, Any]) -> str:
+    """``ok``, ``failed``, or ``not tried`` for a target with no result yet (a message not yet sent, or sent
+    only to the targets before it)."""
+    if target.get("ok"):
+        return "ok"
+    return "failed" if target.get("attempts") or target.get("error") else "not tried"
+
+
+def ago(iso: str | None, now: datetime, never: str = "never") -> str:
+    """``3 min ago`` for an ISO time (``never`` for none)."""
+    if iso is None:
+        return never
+    return f"{format_duration(now - datetime.fromisoformat(iso), parts=1)} ago"
+
+
+def due_text(iso: str | None, now: datetime) -> str:
+    """``in 4 min`` for an ISO time ahead, ``due now`` for one passed, ``""`` for none."""
+    if iso is None:
+        return ""
+    due = datetime.fromisoformat(iso)
+    return f"in {format_duration(due - now, parts=1)}" if due > now else "due now"
+
+
+def next_poll_text(feed: dict[str, Any], now: datetime) -> str:
+    """When a feed (a ``feeds_report`` row) is polled next: ``in 14 min``, ``due now`` (also a feed never
+    polled: the next tick polls it) or ``never`` (disabled)."""
+    if not feed["enabled"]:
+        return "never"
+    return due_text(feed["next_poll_at"], now) or "due now"
 
 
 def parse_since(text: str, now: datetime) -> datetime:

@@ -27,7 +27,7 @@ def substitute_env(
             name = match.group(1)
             if name not in env:
                 problems.append(
-                    f"{path}: environment variable {name} is not set; export it or put it in the env file"
+                    f"{path}: environment variable {name} is not set; set it in the environment (compose reads .env)"
                 )
                 return ""
             if used is not None:

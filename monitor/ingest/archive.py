@@ -39,15 +39,30 @@ def record(root: Path, feed_id: str, at: datetime, body: bytes) -> Path:
 
 
 def read_archive(root: Path, feed_ids: set[str] | None = None) -> list[ArchivedFetch]:
-    """Every archived fetch under ``root`` in time order. Files not named by the format are ignored."""
+    """Every archived fetch under ``root`` (of the given feeds) in time order. Files not named by the format are
+    ignored."""
     fetches = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        if feed_ids is not None and folder.name not in feed_ids:
-            continue
-        for path in sorted(folder.glob("*.xml")):
-            try:
-                at = datetime.strptime(path.stem, _STAMP).replace(tzinfo=UTC)
-            except ValueError:
-                continue
-            fetches.append(ArchivedFetch(at, folder.name, path))
+    for folder in _feed_folders(root):
+        if feed_ids is None or folder.name in feed_ids:
+            fetches += _fetches_in(folder)
     return sorted(fetches)
+
+
+def archived_feed_ids(root: Path) -> list[str]:
+    """The feed ids ``root`` holds fetches for: its folders with at least one file named by the format."""
+    return [folder.name for folder in _feed_folders(root) if _fetches_in(folder)]
+
+
+def _feed_folders(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir())
+
+
+def _fetches_in(folder: Path) -> list[ArchivedFetch]:
+    fetches = []
+    for path in sorted(folder.glob("*.xml")):
+        try:
+            at = datetime.strptime(path.stem, _STAMP).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+        fetches.append(ArchivedFetch(at, folder.name, path))
+    return fetches

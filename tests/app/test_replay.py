@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +104,32 @@ def test_shipped_story_deadline_passes_at_2201z_in_a_replay(tmp_path: Path) -> N
         ("2026-02-27T21:01:00Z", "deadline.reminder"),
         ("2026-02-27T22:01:00Z", "deadline.passed"),
     ]
+
+
+def test_replay_of_an_empty_folder_exits_2_saying_what_an_archive_holds(tmp_path: Path) -> None:
+    done = monitor("--config", str(FICTIONAL), "replay", str(tmp_path))
+    assert done.exit_code == 2 and done.stdout == ""
+    assert "holds no archived fetch" in done.stderr and "FEED_ID/20260227T220100Z.xml" in done.stderr
+
+
+def test_replay_of_an_archive_of_other_feeds_exits_2_naming_the_feed_ids_it_has(tmp_path: Path) -> None:
+    for feed_id in ("old-feed", "renamed-feed"):
+        (tmp_path / feed_id).mkdir()
+        (tmp_path / feed_id / file_name(at("2026-03-05T12:00"))).write_bytes(b"<rss/>")
+    (tmp_path / "not-an-archive").mkdir()
+    (tmp_path / "not-an-archive" / "notes.xml").write_bytes(b"<rss/>")  # not named by the format: no fetch
+    done = monitor("--config", str(FICTIONAL), "replay", str(tmp_path), "--json")
+    assert done.exit_code == 2 and done.stdout == ""
+    assert "no fetch of a configured feed" in done.stderr
+    assert "old-feed, renamed-feed;" in done.stderr and "not-an-archive" not in done.stderr
+    assert "meridian-wire" in done.stderr  # the configured ones, to compare
+
+
+def test_replay_says_which_archived_feeds_it_leaves_out(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    shutil.copytree(ARCHIVE / "meridian-wire", archive / "meridian-wire")
+    (archive / "old-feed").mkdir()
+    (archive / "old-feed" / file_name(at("2026-03-05T12:00"))).write_bytes(b"<rss/>")
+    done = monitor("--config", str(FICTIONAL), "replay", str(archive), "--json")
+    assert done.exit_code == 0, done.stderr
+    assert "left out: old-feed" in done.stderr

@@ -7,6 +7,7 @@ import json
 import logging
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -142,9 +143,145 @@ def test_outbox_and_ack_on_a_replayed_database(tmp_path: Path, fixture_replay: R
     assert unknown.exit_code == 2
 
 
-def test_poll_with_an_unknown_feed_id_is_a_usage_error(tmp_path: Path) -> None:
+def test_poll_with_an_unknown_feed_id_exits_2_naming_the_configured_ones(tmp_path: Path) -> None:
     done = monitor("poll", "--feed", "nope", db=tmp_path / "x.db")
     assert done.exit_code == 2 and "nope" in done.stderr
+    assert "gnews-anthropic-supply-chain-risk" in done.stderr and "courtlistener-docket-cadc" in done.stderr
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_a_long_list_of_known_ids_shows_the_first_20_and_how_many_more(tmp_path: Path) -> None:
+    path = write_config(tmp_path, feeds=[(f"feed-{n:02}", f"http://127.0.0.1:9/{n}", "ordinary") for n in range(25)])
+    done = monitor("--config", str(path), "poll", "--feed", "nosuch")
+    assert done.exit_code == 2
+    assert "feed-00, feed-01" in done.stderr and "feed-19 and 5 more" in done.stderr and "feed-20" not in done.stderr
+
+
+def test_notify_test_with_an_unknown_channel_exits_2_naming_the_configured_ones(tmp_path: Path) -> None:
+    path = write_config(tmp_path, feeds=[], channels='[[channels]]\nid = "desk"\nurls = ["json://127.0.0.1:9/x"]\n')
+    done = monitor("--config", str(path), "notify", "test", "--channel", "nosuch")
+    assert done.exit_code == 2, done.output
+    assert "unknown channel id 'nosuch'" in done.stderr and "desk" in done.stderr
+    assert done.stdout == ""  # nothing was sent
+
+
+def test_history_of_an_unknown_story_exits_2_naming_the_configured_ones(fixture_replay: Replayed) -> None:
+    config = str(DATA / "fictional.toml")
+    done = monitor("--config", config, "history", "--story", "nosuch", db=fixture_replay.db)
+    assert done.exit_code == 2 and "unknown story id 'nosuch'" in done.stderr
+    assert "northwind-terminal-data" in done.stderr
+    known = monitor("--config", config, "history", "--story", "northwind-terminal-data", "--json", db=fixture_replay.db)
+    assert known.exit_code == 0 and known.stdout == fixture_replay.stdout
+
+
+def test_history_and_status_show_the_short_id_that_ack_takes(tmp_path: Path, fixture_replay: Replayed) -> None:
+    db = copy_database(fixture_replay.db, tmp_path / "replayed.db")  # ack writes
+    config = str(DATA / "fictional.toml")
+    developments = json_lines(monitor("--config", config, "history", "--json", db=db).stdout)
+    ids = [d["id"] for d in developments]
+    assert all(len(i) == 8 and int(i, 16) >= 0 for i in ids) and len(set(ids)) == len(ids)
+    assert ids == [d["id"] for d in fixture_replay.developments]  # the same development has the same id anywhere
+    table = monitor("--config", config, "history", db=db).stdout
+    assert all(i in table for i in ids)
+    status = json.loads(monitor("--config", config, "status", "--json", db=db).stdout)
+    [story] = status["stories"]
+    designation = next(t for t in story["threads"] if t["id"] == "designation")
+    [designated] = [d for d in developments if d["to"] == "designated"]
+    assert designation["development"] == designated["key"] and designation["development_id"] == designated["id"]
+    assert f"(id {designated['id']})" in monitor("--config", config, "status", db=db).stdout
+    acked = monitor("--config", config, "ack", designated["id"], db=db)
+    assert acked.exit_code == 0, acked.stderr
+    assert designated["id"] in acked.stdout and designated["key"] in acked.stdout
+    with Store.open(f"sqlite:///{db}").read() as tx:
+        assert tx.is_acknowledged(designated["key"])
+    assert monitor("--config", config, "ack", designated["id"][:4], db=db).exit_code == 0  # a prefix will do
+
+
+def test_ack_of_an_unknown_id_exits_2_listing_the_known_ones(fixture_replay: Replayed) -> None:
+    config = str(DATA / "fictional.toml")
+    done = monitor("--config", config, "ack", "ffffffff", db=fixture_replay.db)
+    assert done.exit_code == 2 and "no development 'ffffffff'" in done.stderr
+    assert all(d["id"] in done.stderr for d in fixture_replay.developments)
+
+
+def test_ack_of_an_ambiguous_id_exits_2_saying_so(tmp_path: Path) -> None:
+    from monitor.cli.reports import short_id
+    from monitor.domain import Development, DevelopmentKind, Severity
+
+    seen: dict[str, str] = {}
+    n = 0
+    while True:  # two keys whose ids share their first 4 characters (a few hundred tries, the same every run)
+        key = f"ops:test:{n}"
+        clash = seen.setdefault(short_id(key)[:4], key)
+        if clash != key:
+            break
+        n += 1
+    db = tmp_path / "ambiguous.db"
+    store = Store.open(f"sqlite:///{db}")
+    with store.write() as tx:
+        for k in (clash, key):
+            tx.upsert_development(Development(key=k, kind=DevelopmentKind.TEST, story_id="", at=at("2030-01-01T00:00"),
+                                              title="test", severity=Severity.INFO), at("2030-01-01T00:00"))
+    store.close()
+    prefix = short_id(key)[:4]
+    done = monitor("ack", prefix, db=db)
+    assert done.exit_code == 2 and "ambiguous" in done.stderr
+    assert short_id(key) in done.stderr and short_id(clash) in done.stderr
+    assert monitor("ack", short_id(key), db=db).exit_code == 0
+
+
+def test_outbox_shows_targets_never_tried_as_not_tried(fixture_replay: Replayed) -> None:
+    done = monitor("--config", str(DATA / "fictional.toml"), "outbox", db=fixture_replay.db)
+    assert done.exit_code == 0, done.stderr
+    rows = done.stdout.splitlines()[2:]  # replay sends nothing: every target is still to be tried
+    assert rows and all("=not tried" in row and "failed" not in row for row in rows)
+
+
+def test_status_shows_when_each_feed_is_polled_next(fixture_replay: Replayed) -> None:
+    done = monitor("--config", str(DATA / "fictional.toml"), "status", db=fixture_replay.db)
+    assert done.exit_code == 0, done.stderr
+    feed_lines = [line for line in done.stdout.splitlines() if line.startswith("  ") and "last ok" in line]
+    assert len(feed_lines) == 7 and all("next poll due now" in line for line in feed_lines)  # the replay ended
+
+
+def test_poll_summary_counts_every_development_the_tick_created(tmp_path: Path) -> None:
+    """A thread move from a feed's item and a failing feed's alert are created during the poll of the feeds:
+    the summary counts them with the rest, as many as `history` then lists."""
+    recent = datetime.now(UTC) - timedelta(hours=1)
+    with FeedServer() as server:
+        server.route("/ok.xml", body=rss("City News", [
+            ("Riverton city council threatens to ban Acme Robotics delivery drones", "https://c.example.test/1",
+             recent)]))
+        server.route("/down.xml", status=500)
+        path = write_config(tmp_path, feeds=[("city", server.url("/ok.xml"), "ordinary"),
+                                             ("down", server.url("/down.xml"), "ordinary")],
+                            monitor="failure_alert_after = 1", feed_extra='backfill = "1d"')
+        polled = monitor("--config", str(path), "poll")
+    assert polled.exit_code == 0, polled.stderr
+    created = json_lines(monitor("--config", str(path), "history", "--json").stdout)
+    assert {d["kind"] for d in created} == {"thread.changed", "ops.feed_failing"}
+    assert f"{len(created)} development(s) (1 thread move, 1 ops alert)" in polled.stdout
+
+
+def test_poll_shows_a_progress_bar_of_feeds_done_when_stderr_is_a_terminal(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    import monitor.cli.main as cli
+
+    shown = StringIO()
+    monkeypatch.setattr(cli, "_progress_console", lambda: Console(file=shown, force_terminal=True, width=80))
+    with FeedServer() as server:
+        server.route("/ok.xml", body=rss("City News", []))
+        server.route("/down.xml", status=500)
+        path = write_config(tmp_path, feeds=[("city", server.url("/ok.xml"), "ordinary"),
+                                             ("down", server.url("/down.xml"), "ordinary")])
+        polled = monitor("--config", str(path), "poll")
+    assert polled.exit_code == 0, polled.stderr
+    assert "polling feeds" in shown.getvalue() and "2/2" in shown.getvalue()
+    assert "polling feeds" not in polled.stdout  # the bar is on stderr, the report on stdout
 
 
 def test_poll_prints_a_line_per_feed_and_feeds_shows_health(tmp_path: Path) -> None:

@@ -5,11 +5,11 @@
    its own (``--once``) belongs to the last ``monitor`` command named before it in the same section, or is a
    global option (``--config``); with no command before it, some command must have it.
 2. Every field docs/json.md lists for a command's ``--json`` output appears in that command's real output:
-   ``history``/``replay`` (the development table), ``status`` (the JSON example), ``feeds``, ``poll``, ``outbox``
-   and ``config check`` (the field lists). A top-level field must be in every object the command prints; a field
-   documented inside another (``sources`` -> ``outlet``, ``stories`` -> ``deadlines`` -> ``due_utc``) must be
-   somewhere inside that field in at least one object. Names in parentheses after a field whose real value is
-   plain text (``state`` (``new``, ``ok``, ...)) are its documented values, not fields.
+   ``history``/``replay`` (the development table), ``status`` (the JSON example), ``feeds``, ``poll``, ``outbox``,
+   ``config check``, ``try`` and ``items`` (the field lists). A top-level field must be in every object the command
+   prints; a field documented inside another (``sources`` -> ``outlet``, ``stories`` -> ``deadlines`` ->
+   ``due_utc``) must be somewhere inside that field in at least one object. Names in parentheses after a field
+   whose real value is plain text (``state`` (``new``, ``ok``, ...)) are its documented values, not fields.
 
 Everything runs in-process through Click's CliRunner, on tests/data/fictional.toml with replayed databases
 (the fixture archive, and a small archive with a deadline extension and a feed that stops being a feed), and,
@@ -318,7 +318,7 @@ DOCUMENTED = json_doc()
 
 def test_json_doc_documents_every_json_command_this_test_checks() -> None:
     assert set(DOCUMENTED) == {("history",), ("replay",), ("status",), ("feeds",), ("poll",), ("outbox",),
-                               ("config", "check")}
+                               ("config", "check"), ("try",), ("items",)}
     [sources] = [f for f in DOCUMENTED[("history",)] if f.name == "sources"]
     assert {c.name for c in sources.children} == {"outlet", "title", "link", "published"}
 
@@ -397,10 +397,18 @@ def outputs(fixture_replay: Replayed, tmp_path_factory: pytest.TempPathFactory) 
                                            ("gone", server.url("/gone.xml"), "ordinary")],
                             channels=pager + 'max_age = "0s"\n')  # the first failed attempt dead-letters it
         real[("poll",)] = run_json("--config", str(live), "poll", "--json")
+        # try: a hedge and an act (signals, a development it would record) on a URL, and a configured feed
+        server.route("/act.xml", body=rss("City News", [
+            ("Riverton mayor could ban Acme drones", "https://c.example.test/2", at("2030-05-01T11:00")),
+            ("Riverton city council bans Acme delivery drones", "https://c.example.test/3", at("2030-05-01T12:00"))]))
+        real[("try",)] = (run_json("--config", str(live), "try", server.url("/act.xml"), "--json")
+                          + run_json("--config", str(live), "try", "--feed", "city", "--json"))
     real[("status",)] += run_json("--config", str(live), "status", "--json", one=True)
     real[("outbox",)] += run_json("--config", str(live), "outbox", "--json", "--all")
     real[("feeds",)] += run_json("--config", str(live), "feeds", "--json")
     real[("history",)] += run_json("--config", str(live), "history", "--json")
+    real[("items",)] = (run_json("--config", str(live), "items", "--json")
+                        + run_json("--config", config, "items", "--json", db=replayed))
     return real
 
 
@@ -417,3 +425,39 @@ def test_documented_json_field_appears_in_the_real_output(
     objects = outputs[command]
     assert objects, f"monitor {' '.join(command)} --json printed nothing to check"
     assert missing([doc_field], objects, "", everywhere=True) == [], f"documented: {doc_field.all_names()}"
+
+
+# ------------------------------------------------------------------------- every option documented
+REFERENCE = ("README.md", "docs/operations.md")  # the command table, and running the monitor
+
+
+def test_every_option_of_every_command_is_in_the_readme_table_or_operations() -> None:
+    """The other direction: each long option the real --help lists is mentioned with its command in README.md
+    (the command table) or docs/operations.md; a global option (``--config``, ``--log-level``) anywhere in them."""
+    mentioned = [m for m in MENTIONS if m.doc in REFERENCE and m.flag]
+    with_command = {(m.command, m.flag) for m in mentioned}
+    anywhere = {m.flag for m in mentioned}
+    gaps = [
+        f"monitor {' '.join(command)} {flag}".replace("  ", " ")
+        for command in every_command()
+        for flag in sorted(help_of(command)[1] - {"--help", "--version"})
+        if ((command, flag) not in with_command if command else flag not in anywhere)
+    ]
+    assert gaps == [], f"not in {' or '.join(REFERENCE)}: {', '.join(gaps)}"
+
+
+def test_the_shell_completion_the_readme_documents_works() -> None:
+    from click.testing import CliRunner
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert 'eval "$(_MONITOR_COMPLETE=bash_source monitor)"' in readme
+    assert "_MONITOR_COMPLETE=zsh_source monitor" in readme and "_MONITOR_COMPLETE=fish_source monitor" in readme
+    runner = CliRunner()
+    script = runner.invoke(main, [], prog_name="monitor", env={"_MONITOR_COMPLETE": "bash_source"})
+    assert script.exit_code == 0 and "_monitor_completion()" in script.stdout
+    assert "_MONITOR_COMPLETE=bash_complete" in script.stdout
+    for words, cword, expected in [("monitor hist", "1", "plain,history"), ("monitor feeds --wi", "2", "plain,--wide"),
+                                   ("monitor notify ", "2", "plain,test")]:
+        done = runner.invoke(main, [], prog_name="monitor",
+                             env={"_MONITOR_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": cword})
+        assert done.exit_code == 0 and done.stdout.splitlines() == [expected], (words, done.stdout)

@@ -109,7 +109,7 @@ def test_explain_needs_exactly_one_thing_to_explain() -> None:
 
 def test_explain_of_an_unknown_story_names_the_configured_ones() -> None:
     code, out = _explain("Anything", "--story", "nosuch", "--fresh")
-    assert code == 1 and "anthropic-pentagon" in out
+    assert code == 2 and "anthropic-pentagon" in out  # a usage error, as every unknown id
 
 
 def test_a_replayed_development_shows_the_evidence_it_was_decided_on_and_its_items_explain(tmp_path: Path) -> None:
@@ -132,4 +132,4 @@ def test_a_replayed_development_shows_the_evidence_it_was_decided_on_and_its_ite
     assert code == 0, out
     assert "verdict:" in out and "relevant: yes" in out
     code, out = _explain("--development", "no-such-key", config=FICTIONAL, env=env)
-    assert code == 1 and "monitor history --json" in out
+    assert code == 2 and "monitor history" in out  # an unknown id is a usage error

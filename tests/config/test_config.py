@@ -186,7 +186,7 @@ BROKEN: list[tuple[str, Mutation, str, str]] = [
      "stories[0].threads.dpa.initial", "use one of"),
     ("state id twice", duplicate("stories.0.threads.dpa.states"), f"{STATE}[4].id", "its own id"),
     ("missing environment variable", put("channels.0.urls", ["${NOT_SET_ANYWHERE}"]),
-     "channels[0].urls[0]", "NOT_SET_ANYWHERE is not set; export it"),
+     "channels[0].urls[0]", "NOT_SET_ANYWHERE is not set; set it in the environment"),
     ("feed id twice", duplicate("feeds"), "feeds[2].id", "must be unique"),
     ("story id twice", second_story, "stories[1].id", "must be unique"),
     ("channel id twice", duplicate("channels"), "channels[1].id", "must be unique"),
@@ -315,7 +315,7 @@ def test_the_shipped_feeds_are_https_and_primary_sources_are_marked() -> None:
 
 
 def env_for(path: Path) -> dict[str, str]:
-    """A value for every ${NAME} the file references, as a user's env file would provide."""
+    """A value for every ${NAME} the file references, as a user's environment would provide."""
     names = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", path.read_text(encoding="utf-8")))
     return {name: f"json://hooks.example.org/{name.lower()}" for name in names}
 
@@ -380,8 +380,8 @@ def test_every_missing_variable_is_named_with_its_field() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_settings(data, {})
     assert caught.value.problems == [
-        "channels[0].urls[0]: environment variable FIRST is not set; export it or put it in the env file",
-        "channels[0].urls[1]: environment variable SECOND is not set; export it or put it in the env file",
+        "channels[0].urls[0]: environment variable FIRST is not set; set it in the environment (compose reads .env)",
+        "channels[0].urls[1]: environment variable SECOND is not set; set it in the environment (compose reads .env)",
     ]
 
 

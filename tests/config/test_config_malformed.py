@@ -194,7 +194,7 @@ def test_a_knock_on_of_a_missing_variable_is_not_reported_twice() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_settings(data, BASE_ENV, checks=ChannelChecks(url=target_problem, templates=check_templates))
     assert caught.value.problems == [
-        "feeds[0].url: environment variable FEED_URL is not set; export it or put it in the env file"
+        "feeds[0].url: environment variable FEED_URL is not set; set it in the environment (compose reads .env)"
     ]
 
 
