@@ -216,8 +216,8 @@ class Service:
         if not self._quiet:
             return
         with self.store.write() as tx:
-            for feed, row, fields in self._quiet:
-                tx.update_feed(feed.id, **fields)
+            tx.update_feeds([(feed.id, fields) for feed, _row, fields in self._quiet])
+            for feed, row, _fields in self._quiet:
                 self._recovered(tx, feed, row, now)
 
     def ingest(self, result: FetchResult, body_time: datetime | None = None, row: Any = None) -> PollReport:

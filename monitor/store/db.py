@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, or_, select, update
+from sqlalchemy import Engine, bindparam, create_engine, event, func, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -287,6 +287,21 @@ class Tx(StoryQueries):
             raise KeyError(f"unknown feed fields {sorted(unknown)}; known: {sorted(FEED_FIELDS)}")
         if values and rowcount(self._execute(update(m.FEED).where(m.FEED.c.id == feed_id).values(**values))) == 0:
             raise KeyError(f"unknown feed {feed_id!r}")
+
+    def update_feeds(self, changes: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """``update_feed`` for many feeds at once: one executemany per set of field names (a poll pass's feeds
+        with nothing new share one), so PostgreSQL gets a batch, not a round trip per feed. One change per feed:
+        two changes of one feed in different groups would apply in group order."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for feed_id, values in changes:
+            unknown = set(values) - FEED_FIELDS
+            if unknown:
+                raise KeyError(f"unknown feed fields {sorted(unknown)}; known: {sorted(FEED_FIELDS)}")
+            groups.setdefault(tuple(sorted(values)), []).append({"feed_key": feed_id, **values})
+        for names, rows in groups.items():
+            if names:
+                statement = update(m.FEED).where(m.FEED.c.id == bindparam("feed_key"))
+                self.session.connection().execute(statement.values({n: bindparam(n) for n in names}), rows)
 
     # ------------------------------------------------------------------ items
     def insert_items(self, items: Sequence[Item], *, seed: bool, limit: int | None = None,

@@ -551,3 +551,16 @@ def test_head_revision_constant_is_the_newest_migration() -> None:
     config = Config()
     config.set_main_option("script_location", str(LOCATION))
     assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
+
+
+def test_update_feeds_writes_many_feeds_with_different_fields_in_one_call(store: Store) -> None:
+    with store.write() as tx:
+        tx.sync_feeds([feed_config("a", "https://a.example/rss"), feed_config("b", "https://b.example/rss")], T0)
+        tx.update_feeds([("a", {"etag": '"1"', "consecutive_failures": 0}),
+                         ("b", {"last_status": 304}), ("a", {"last_status": 200})])
+    with store.read() as tx:
+        a, b = tx.feed("a"), tx.feed("b")
+    assert a is not None and b is not None
+    assert (a.etag, a.last_status, b.last_status, b.etag) == ('"1"', 200, 304, None)
+    with pytest.raises(KeyError), store.write() as tx:
+        tx.update_feeds([("a", {"no_such_field": 1})])
