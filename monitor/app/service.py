@@ -326,7 +326,7 @@ class Service:
         )
         over_limit: list[Item] = []
         with self.store.write() as tx:
-            new_items = self._store_items(tx, feed, row.seeded, parsed.items, now, over_limit)
+            new_items, stored = self._store_items(tx, feed, row, parsed.items, now, over_limit)
             developments = self.process_items(tx, feed, new_items, now)
             notes = [*parsed.notes]
             if over_limit:
@@ -337,7 +337,7 @@ class Service:
             notice = "; ".join(notes) or None
             if notice and notice != row.notice:  # once per change, not once per poll
                 log.warning("feed %s: %s", feed.id, notice)
-            tx.update_feed(feed.id, items_seen=tx.count_items(feed.id), notice=notice, **success)
+            tx.update_feed(feed.id, items_seen=row.items_seen + stored, notice=notice, **success)
             self._recovered(tx, feed, row, now)
         self._commit_stories(committed=True)
         report.new_items = len(new_items)
@@ -346,20 +346,25 @@ class Service:
             log.info("feed %s: %d development(s)", feed.id, len(developments))
         return report
 
-    def _store_items(self, tx: Tx, feed: FeedConfig, seeded: bool, items: Sequence[Item], now: datetime,
-                     over_limit: list[Item]) -> list[Item]:
-        """Store items; return those that are news (at most ``MAX_NEW_ITEMS_PER_POLL``, the newest; the rest
-        go to ``over_limit``, unstored). A new feed's first poll is a seed (seen, not news), except items
-        inside the feed's backfill window."""
-        if seeded:
-            return tx.insert_items(items, seed=False, limit=MAX_NEW_ITEMS_PER_POLL, over_limit=over_limit)
+    def _store_items(self, tx: Tx, feed: FeedConfig, row: Any, items: Sequence[Item], now: datetime,
+                     over_limit: list[Item]) -> tuple[list[Item], int]:
+        """Store items; return (those that are news, how many rows were stored in all). News: at most
+        ``MAX_NEW_ITEMS_PER_POLL``, the newest; the rest go to ``over_limit``, unstored. A new feed's first poll
+        is a seed (seen, not news), except items inside the feed's backfill window; a feed with no stored item
+        skips the lookups of what is stored (there is nothing to find)."""
+        if row.seeded:
+            news = tx.insert_items(items, seed=False, limit=MAX_NEW_ITEMS_PER_POLL, over_limit=over_limit,
+                                   fresh=row.items_seen == 0)
+            return news, len(news)
         cutoff = now - feed.backfill
         backfill: list[Item] = []
         seed: list[Item] = []
         for item in items:
             (backfill if feed.backfill and item.published >= cutoff else seed).append(item)
-        tx.insert_items(seed, seed=True)
-        return tx.insert_items(backfill, seed=False, limit=MAX_NEW_ITEMS_PER_POLL, over_limit=over_limit)
+        seeds = tx.insert_items(seed, seed=True, fresh=row.items_seen == 0)
+        news = tx.insert_items(backfill, seed=False, limit=MAX_NEW_ITEMS_PER_POLL, over_limit=over_limit,
+                               fresh=row.items_seen == 0 and not seeds)
+        return news, len(seeds) + len(news)
 
     def _record_success(self, feed: FeedConfig, row: Any, report: PollReport, fields: dict[str, Any],
                         now: datetime) -> PollReport:

@@ -305,7 +305,7 @@ class Tx(StoryQueries):
 
     # ------------------------------------------------------------------ items
     def insert_items(self, items: Sequence[Item], *, seed: bool, limit: int | None = None,
-                     over_limit: list[Item] | None = None) -> list[Item]:
+                     over_limit: list[Item] | None = None, fresh: bool = False) -> list[Item]:
         """Store items; return only those not seen before, in the given order.
 
         Seen before: a stored ``(feed_id, item_id)``, or a stored ``(feed_id, link)`` where the link names one
@@ -320,12 +320,14 @@ class Tx(StoryQueries):
         New means inserted by this call, so of two writers racing with the same items (PostgreSQL, or
         ``monitor poll`` beside the daemon) exactly one gets them as new. ``limit`` caps how many new items
         are stored: the newest; the others are not stored (so not seen), are appended to ``over_limit`` when
-        given, and come up again in a later poll.
+        given, and come up again in a later poll. ``fresh``: the caller knows these feeds have no stored item
+        (a first poll), so the lookups of stored ids and links are skipped; a row a concurrent writer stored
+        meanwhile is still skipped by the insert itself.
         """
         if not items:
             return []
-        known = self._existing_keys({(i.feed_id, i.item_id) for i in items})
-        by_link = self._identifying_links(items)
+        known = set() if fresh else self._existing_keys({(i.feed_id, i.item_id) for i in items})
+        by_link = {} if fresh else self._identifying_links(items)
         candidates: dict[tuple[str, str], Item] = {}
         for item in items:
             key = (item.feed_id, item.item_id)
@@ -341,7 +343,8 @@ class Tx(StoryQueries):
                 over_limit.extend(item for key, item in candidates.items() if key not in kept)
             candidates = {key: item for key, item in candidates.items() if key in kept}
         inserted = self._insert_rows(list(candidates.values()), seed)
-        self._mark_listed(items, by_link)
+        if not fresh:  # a fresh feed's rows were all just inserted with this poll's last_seen
+            self._mark_listed(items, by_link)
         return [item for key, item in candidates.items() if key in inserted]
 
     def _insert_rows(self, items: Sequence[Item], seed: bool) -> set[tuple[str, str]]:
@@ -444,6 +447,9 @@ class Tx(StoryQueries):
         doomed = [r.id for r in rows if (r.feed_id, r.item_id) not in keep]
         for chunk in chunks(doomed):
             self._execute(m.ITEM.delete().where(m.ITEM.c.id.in_(chunk)))
+        if doomed:  # the polls keep items_seen by adding what they store; pruning recounts
+            stored = select(func.count()).select_from(m.ITEM).where(m.ITEM.c.feed_id == m.FEED.c.id)
+            self._execute(update(m.FEED).values(items_seen=stored.scalar_subquery()))
         return len(doomed)
 
     def _evidence_keys(self) -> set[tuple[str, str]]:

@@ -338,6 +338,8 @@ def test_prune_keeps_evidence_kept_keys_and_each_feeds_latest_listing(store: Sto
         assert tx.prune_items(T0 + 29 * day, keep_keys={("wire", "kept")}) == 1
     with store.read() as tx:
         assert sorted(i.item_id for i in tx.recent_items(T0)) == ["a", "kept", "listed", "q1"]
+        feeds = {f.id: f.items_seen for f in tx.feeds()}
+    assert feeds == {"wire": 3, "quiet": 1}  # pruning recounts what the polls keep by adding
     with store.write() as tx:  # kept items are still known; the pruned one would count as new again
         known = [make_item(n) for n in ("a", "kept", "listed")] + [make_item("q1", feed_id="quiet")]
         assert tx.insert_items(known, seed=False) == []
