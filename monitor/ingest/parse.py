@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -215,6 +216,7 @@ def _is_tracking(key: str) -> bool:
     return low.startswith("utm_") or low in _TRACKING
 
 
+@lru_cache(maxsize=16384)  # pure, and a changed feed lists mostly the links of its last poll again
 def canonical_url(url: str) -> str:
     """A link with tracking parameters, AMP wrappers, fragment and host case removed.
 
