@@ -332,7 +332,7 @@ class Service:
             if over_limit:
                 notes.append(f"{len(new_items) + len(over_limit)} new items, over the cap of "
                              f"{MAX_NEW_ITEMS_PER_POLL} a poll: stored the newest {len(new_items)}, the rest later")
-            if over_limit:  # the same body must be read again next poll: forget what would skip it
+                # the same body must be read again next poll: forget what would skip it
                 success.update(etag=None, last_modified=None, body_sha256=None)
             notice = "; ".join(notes) or None
             if notice and notice != row.notice:  # once per change, not once per poll
