@@ -31,7 +31,7 @@ def _stories(settings: Settings, story_id: str | None) -> list[StoryConfig]:
     return known
 
 
-def _states(story: StoryConfig, store: Store | None) -> tuple[StoryState, dict[str, DeadlineState]]:
+def stored_states(story: StoryConfig, store: Store | None) -> tuple[StoryState, dict[str, DeadlineState]]:
     """The story's stored state and deadline states, or the initial ones (no store, or nothing stored)."""
     raw_story: dict[str, Any] | None = None
     raw_deadlines: dict[str, dict[str, Any] | None] = {}
@@ -52,7 +52,7 @@ def explain_text(settings: Settings, store: Store | None, title: str, summary: s
     """Explain a headline (and summary) as if one ordinary outlet had just published it."""
     item = Item(feed_id="explain", item_id="explain", title=title, summary=summary, link=None,
                 outlet="(explain)", published=now, fetched_at=now, source_kind=SourceKind.ORDINARY)
-    return [explain(CompiledStory(s), *_states(s, store), item, now) for s in _stories(settings, story_id)]
+    return [explain(CompiledStory(s), *stored_states(s, store), item, now) for s in _stories(settings, story_id)]
 
 
 def explain_item(settings: Settings, store: Store, key: str, story_id: str | None,
@@ -68,7 +68,7 @@ def explain_item(settings: Settings, store: Store, key: str, story_id: str | Non
     # judged as new against today's state: a seen item would only say "duplicate", so the seen mark is dropped
     out = []
     for story in stories:
-        state, deadlines = _states(story, store)
+        state, deadlines = stored_states(story, store)
         state = state.copy()
         state.seen.pop(item.link or f"{item.feed_id}:{item.item_id}", None)
         out.append(explain(CompiledStory(story), state, deadlines, item, now))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from monitor.app import watchdog
 from monitor.app.deadlines import deadline_thread_states, load_deadline_states
 from monitor.app.deliver import deliver_due, message_context
-from monitor.app.story_parts import changed_parts, core_json, whole_state
+from monitor.app.story_parts import StoryStates
 from monitor.clock import Clock
 from monitor.config.schema import FeedConfig, Settings, StoryConfig
 from monitor.domain import Confidence, Development, Item, iso_utc
@@ -38,7 +38,7 @@ from monitor.story.deadlines import (
     reminder_offsets,
     surge_active,
 )
-from monitor.story.reducer import StoryState, advance, initial_state
+from monitor.story.reducer import advance
 
 if TYPE_CHECKING:
     from monitor.ingest.fetch import Fetcher, FetchResult
@@ -90,6 +90,14 @@ class TickReport:
     delivery_failures: int = 0
 
 
+def fetcher_for(settings: Settings, clock: Clock) -> Fetcher:
+    """A fetcher with the config's user agent, caps, timeouts and concurrency (the service's, `monitor try`'s)."""
+    m = settings.monitor
+    return Fetcher(user_agent=m.effective_user_agent, max_bytes=m.max_body_bytes,
+                   overall_timeout=m.fetch_timeout.total_seconds(), max_redirects=m.max_redirects,
+                   concurrency=m.concurrency, per_host=m.per_host_concurrency, clock=clock)
+
+
 class Service:
     """One monitor's work against one store. Not thread-safe: the daemon runs one tick at a time."""
 
@@ -117,16 +125,14 @@ class Service:
         self._deadline_cache: tuple[datetime, dict[tuple[str, str], DeadlineState]] | None = None
         self._quiet: list[tuple[FeedConfig, Any, dict[str, Any]]] | None = None  # see poll_feeds
         self._created: list[Development] = []  # stored as new since the tick began: TickReport.developments
-        # story id -> (revision, state) as committed, and as saved by the transaction still open (_story_state)
-        self._story_cache: dict[str, tuple[int, StoryState]] = {}
-        self._story_pending: dict[str, tuple[int, StoryState]] = {}
+        self.story_states = StoryStates()  # each story's committed state, in memory between polls
         self.compiled = compile_stories(settings)
 
     def reload(self, settings: Settings) -> None:
         """Use a newly loaded config from the next tick on (SIGHUP): feeds are synced again, the fetcher and
         caches rebuilt from the new settings."""
         self.settings = settings
-        self._story_cache.clear()
+        self.story_states.clear()
         self._synced = False
         self._fetcher = None
         self._deadline_cache = None
@@ -162,18 +168,9 @@ class Service:
 
     @property
     def fetcher(self) -> Fetcher:
+        """The fetcher of the config (built once; rebuilt after a reload)."""
         if self._fetcher is None:
-
-            m = self.settings.monitor
-            self._fetcher = Fetcher(
-                user_agent=m.effective_user_agent,
-                max_bytes=m.max_body_bytes,
-                overall_timeout=m.fetch_timeout.total_seconds(),
-                max_redirects=m.max_redirects,
-                concurrency=m.concurrency,
-                per_host=m.per_host_concurrency,
-                clock=self.clock,
-            )
+            self._fetcher = fetcher_for(self.settings, self.clock)
         return self._fetcher
 
     # ---------------------------------------------------------------------------------- polling
@@ -235,7 +232,7 @@ class Service:
             return self._ingest(result, now, row)
         except Exception as exc:
             del self._created[created:]  # rolled back with the feed's transaction: not stored after all
-            self._commit_stories(committed=False)
+            self.story_states.settle(committed=False)
             # A dead database is not this feed's fault: recording a failure in its health would fail the same
             # way, and the next feed too. Let it end the tick (the daemon logs it and retries next tick)
             # rather than blame every feed in turn. Store.open raises StoreError; within a transaction the
@@ -339,7 +336,7 @@ class Service:
                 log.warning("feed %s: %s", feed.id, notice)
             tx.update_feed(feed.id, items_seen=row.items_seen + stored, notice=notice, **success)
             self._recovered(tx, feed, row, now)
-        self._commit_stories(committed=True)
+        self.story_states.settle(committed=True)
         report.new_items = len(new_items)
         report.outcome = "ok" if row.seeded else "seeded"
         if developments:
@@ -431,12 +428,9 @@ class Service:
         ordered = sorted(items, key=lambda i: (i.published, i.feed_id, i.item_id))
         developments: list[Development] = []
         for story in self.settings.stories_of(feed):
-            read, state, saved = self._story_state(tx, story)
+            state = self.story_states.load(tx, story)
             outcome = advance(self.compiled[story.id], state, ordered, now)
-            revision = tx.save_story_parts(story.id, core_json(outcome.state), changed_parts(outcome.state, saved),
-                                           self._thread_rows(story, outcome.state), now, replace=saved is None,
-                                           expected=read)
-            self._story_pending[story.id] = (revision, outcome.state)
+            self.story_states.save(tx, story.id, outcome.state, self._thread_rows(story, outcome.state), now)
             developments.extend(outcome.developments)
             for deadline in story.deadlines:
                 raw_d = tx.load_deadline_state(story.id, deadline.id)
@@ -448,31 +442,6 @@ class Service:
         for dev in developments:
             self.record(tx, dev, now)
         return developments
-
-    def _story_state(self, tx: Tx, story: StoryConfig) -> tuple[int | None, StoryState, StoryState | None]:
-        """(the stored revision, the story's state as last committed, the state its stored parts hold: None when
-        there are none, and the next save writes every part). From memory when no other process has saved since
-        (one small query: the revision), else loaded: so an item costs the same on day 200 as on day 1."""
-        revision = tx.story_revision(story.id)
-        cached = self._story_cache.get(story.id)
-        if cached is not None and revision == cached[0]:
-            return revision, cached[1], cached[1]
-        raw = tx.load_story_state(story.id)
-        if raw is None:
-            return revision, initial_state(story), None
-        state = StoryState.from_json(whole_state(raw))
-        # stored whole (before migration 0004): no parts yet
-        return revision, state, (state if "parts" in raw else None)
-
-    def _commit_stories(self, committed: bool) -> None:
-        """After a feed's transaction: the states it saved become the cached ones, or (rolled back) are dropped
-        with whatever the cache held for those stories."""
-        for story_id, entry in self._story_pending.items():
-            if committed:
-                self._story_cache[story_id] = entry
-            else:
-                self._story_cache.pop(story_id, None)
-        self._story_pending.clear()
 
     @staticmethod
     def _thread_rows(story: StoryConfig, state: Any) -> Mapping[str, tuple[str, datetime | None, str | None]]:

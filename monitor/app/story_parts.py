@@ -18,11 +18,16 @@ puts the parts back together in the shape of ``StoryState.to_json`` (marked ``ve
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 from zlib import crc32
 
+from monitor.config.schema import StoryConfig
 from monitor.store.story import STORY_PARTS_VERSION as PARTS_VERSION
-from monitor.story.state import StoryState
+from monitor.story.state import StoryState, initial_state
+
+if TYPE_CHECKING:
+    from monitor.store.db import Tx
 
 SEEN_BUCKETS = 256  # a poll of 25 new links rewrites about 25 small buckets, not the whole list
 
@@ -98,3 +103,49 @@ def whole_state(raw: Mapping[str, Any]) -> dict[str, Any]:
     if "parts" not in raw:
         return dict(raw)
     return assemble({k: v for k, v in raw.items() if k != "parts"}, raw["parts"])
+
+
+class StoryStates:
+    """Each story's state as last committed, kept in memory between polls and stored in parts.
+
+    ``load`` gives the committed state from memory while the stored revision has not moved (one small query),
+    else from the store; ``save`` writes the parts an advance changed (compare-and-set on the revision read, so a
+    save from a stale read raises ``StaleStoryState``); ``settle`` makes the saved states the cached ones once
+    their transaction committed, or drops them (and what was cached for those stories) when it rolled back.
+    """
+
+    def __init__(self) -> None:
+        self._committed: dict[str, tuple[int, StoryState]] = {}
+        self._pending: dict[str, tuple[int, StoryState]] = {}
+        self._read: dict[str, tuple[int | None, StoryState | None]] = {}  # what load saw, for save
+
+    def clear(self) -> None:
+        self._committed.clear()
+
+    def load(self, tx: Tx, story: StoryConfig) -> StoryState:
+        revision = tx.story_revision(story.id)
+        cached = self._committed.get(story.id)
+        if cached is not None and revision == cached[0]:
+            self._read[story.id] = (revision, cached[1])
+            return cached[1]
+        raw = tx.load_story_state(story.id)
+        state = StoryState.from_json(whole_state(raw)) if raw is not None else initial_state(story)
+        # a state stored whole (before migration 0004) has no parts yet: its first save writes them all
+        self._read[story.id] = (revision, state if raw is not None and "parts" in raw else None)
+        return state
+
+    def save(self, tx: Tx, story_id: str, state: StoryState,
+             threads: Mapping[str, tuple[str, datetime | None, str | None]], now: datetime) -> None:
+        revision, saved = self._read.pop(story_id)
+        new_revision = tx.save_story_parts(story_id, core_json(state), changed_parts(state, saved), threads, now,
+                                           replace=saved is None, expected=revision)
+        self._pending[story_id] = (new_revision, state)
+
+    def settle(self, committed: bool) -> None:
+        for story_id, entry in self._pending.items():
+            if committed:
+                self._committed[story_id] = entry
+            else:
+                self._committed.pop(story_id, None)
+        self._pending.clear()
+        self._read.clear()

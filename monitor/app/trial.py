@@ -22,7 +22,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.app.explain import _states  # the stored-or-initial states `monitor explain` judges against
+from monitor.app.explain import stored_states
+from monitor.app.service import fetcher_for
 from monitor.clock import Clock
 from monitor.config.schema import FeedConfig, Settings, StoryConfig
 from monitor.domain import Item, SourceKind, iso_utc
@@ -115,14 +116,6 @@ def trial_target(settings: Settings, url: str | None, feed_id: str | None,
     return feed, stories
 
 
-def fetcher_for(settings: Settings, clock: Clock) -> Fetcher:
-    """A fetcher as the service builds one (``Service.fetcher``): the config's agent, caps and limits."""
-    m = settings.monitor
-    return Fetcher(user_agent=m.effective_user_agent, max_bytes=m.max_body_bytes,
-                   overall_timeout=m.fetch_timeout.total_seconds(), max_redirects=m.max_redirects,
-                   concurrency=m.concurrency, per_host=m.per_host_concurrency, clock=clock)
-
-
 def try_feed(settings: Settings, store: Store | None, *, url: str | None = None, feed_id: str | None = None,
              story_id: str | None = None, clock: Clock, fetcher: Fetcher | None = None) -> Trial:
     """Fetch, parse and judge one feed (see the module docstring). Raises UsageError for bad ids or URL,
@@ -149,7 +142,7 @@ def try_feed(settings: Settings, store: Store | None, *, url: str | None = None,
     if feed is not None and store is not None:
         with store.read() as tx:
             stored = {i.item_id for i in items if tx.item(feed.id, i.item_id) is not None}
-    per_story = [_judge(story, *_states(story, store), items, stored, now) for story in stories]
+    per_story = [_judge(story, *stored_states(story, store), items, stored, now) for story in stories]
     trial_items = tuple(
         TrialItem(item, feed.id if feed else None, item.item_id in stored, tuple(found[n] for found in per_story))
         for n, item in enumerate(items)
