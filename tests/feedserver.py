@@ -7,6 +7,10 @@ Usage::
         server.route("/old", status=301, location="/feed.xml")
         server.route("/slow", body=RSS, drip=0.5)                  # one byte every 0.5 s
         server.route("/bomb", body=b"\\0" * 2**24, gzip=True)      # gzip-encoded on the wire
+        server.route("/chunked", body=RSS, chunked=True)           # Transfer-Encoding: chunked
+        server.route("/cut", body=RSS, short_by=100)               # announces 100 bytes more than it sends
+        server.route("/once", body=RSS, close=True)                # closes the connection after answering
+        server.route("/stall", drip_headers=0.1)                   # a header that never ends, byte by byte
         server.handler("/many/", lambda path: Route(body=...))     # computed routes for a path prefix
         url = server.url("/feed.xml")
 
@@ -17,6 +21,7 @@ highest number of requests it served at once (for concurrency-limit tests). HTTP
 from __future__ import annotations
 
 import gzip as gzip_module
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +41,10 @@ class Route:
     drip: float | None = None  # seconds between single bytes of the body
     delay: float = 0.0  # seconds before answering (simulates a slow server, not our clock)
     location: str | None = None
+    chunked: bool = False  # the body in chunks (Transfer-Encoding: chunked), no Content-Length
+    short_by: int = 0  # Content-Length announces this many bytes more than are sent; then the connection closes
+    close: bool = False  # close the connection after the response without saying so (an expired keep-alive)
+    drip_headers: float | None = None  # seconds between single bytes of a header line that never ends
     etag: str | None = None
     last_modified: str | None = None
     _wire: bytes | None = field(default=None, repr=False)
@@ -60,7 +69,8 @@ class SeenRequest:
 class FeedServer:
     """A threaded HTTP server with per-path routes. Start/stop it as a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        """``ssl_context`` (a server context with its certificate loaded) makes it an HTTPS server."""
         self.routes: dict[str, Route] = {}
         self.handlers: list[tuple[str, Callable[[str], Route | None]]] = []
         self.requests: list[SeenRequest] = []
@@ -69,6 +79,10 @@ class FeedServer:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._httpd = _Server(("127.0.0.1", 0), _make_handler(self))
+        self.scheme = "http"
+        if ssl_context is not None:
+            self._httpd.socket = ssl_context.wrap_socket(self._httpd.socket, server_side=True)
+            self.scheme = "https"
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="feedserver", daemon=True
@@ -86,7 +100,7 @@ class FeedServer:
 
     def url(self, path: str) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}{path}"
+        return f"{self.scheme}://{host!s}:{port}{path}"
 
     def hits(self, path: str) -> list[SeenRequest]:
         return [r for r in self.requests if r.path == path]
@@ -145,6 +159,12 @@ def _make_handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
                 route = Route(status=404, body=b"not found", content_type="text/plain")
             if route.delay and server._stopping.wait(route.delay):
                 return
+            if route.drip_headers is not None:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Endless: ")
+                while not server._stopping.wait(route.drip_headers):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                return
             status = route.status
             not_modified = status == 200 and (
                 (route.etag is not None and headers.get("if-none-match") == route.etag)
@@ -164,8 +184,18 @@ def _make_handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Last-Modified", route.last_modified)
             for key, value in route.headers.items():
                 self.send_header(key, value)
-            self.send_header("Content-Length", str(len(body)))
+            if route.chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(len(body) + route.short_by))
             self.end_headers()
+            if route.close or route.short_by:
+                self.close_connection = True
+            if route.chunked:
+                for i in range(0, len(body), 1000):
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(body[i : i + 1000]), body[i : i + 1000]))
+                self.wfile.write(b"0\r\n\r\n")
+                return
             if route.drip is None:
                 self.wfile.write(body)
                 return

@@ -60,7 +60,7 @@ def test_no_secret_of_a_channel_or_feed_url_reaches_a_debug_log_line_from_any_li
 
     written = capsys.readouterr().err
     assert results[0].ok and fetched.body is not None and receiver.requests, fetched.error  # secrets in use
-    assert "urllib3" in written and "httpx" in written and "httpcore" in written  # the libraries did log
+    assert "urllib3" in written and "HTTP Request: GET" in written  # the libraries and the fetcher did log
     assert "Traceback" in written and "***" in written
     leaked = [secret for secret in SECRETS if secret in written]
     assert leaked == []

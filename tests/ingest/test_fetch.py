@@ -176,11 +176,9 @@ def test_every_failure_is_contained_to_its_own_feed_in_one_pass(server: FeedServ
     assert len(bomb.wire_body()) < 2**20  # it really is a bomb: what the server sent (compressed once)
 
 
-def test_fetch_can_be_awaited_on_its_own(server: FeedServer) -> None:
-    import asyncio
-
+def test_fetch_can_be_called_on_its_own(server: FeedServer) -> None:
     server.route("/feed", body=RSS)
-    result = asyncio.run(fetcher().fetch(FetchRequest("feed", server.url("/feed"))))
+    result = fetcher().fetch(FetchRequest("feed", server.url("/feed")))
     assert result.body == RSS and result.started_at == NOW and result.elapsed_s >= 0
 
 
@@ -222,3 +220,119 @@ def test_fetch_each_closed_early_stops_fetching_and_returns(server: FeedServer) 
     next(results)
     results.close()  # what a caller's exception does: the producer thread is stopped and joined
     assert len(server.requests) < 20
+
+
+def test_a_chunked_gzip_body_is_decoded(server: FeedServer) -> None:
+    server.route("/feed", body=RSS, gzip=True, chunked=True)
+    result = fetch_one(server, "/feed")
+    assert (result.status, result.body, result.error) == (200, RSS, None)
+
+
+def test_a_body_cut_short_of_its_content_length_is_an_error_not_a_truncated_feed(server: FeedServer) -> None:
+    server.route("/feed", body=RSS, short_by=100)
+    result = fetch_one(server, "/feed")
+    assert result.body is None and result.status is None
+    assert result.error == "RemoteProtocolError: peer closed connection without sending complete message body " \
+                           f"(received {len(RSS)} bytes, expected {len(RSS) + 100})"
+
+
+def test_a_server_dripping_an_endless_header_is_cut_at_the_overall_timeout(server: FeedServer) -> None:
+    """Every byte comes well within the read timeout: only the overall deadline can end this fetch."""
+    server.route("/stall", drip_headers=0.05)
+    server.route("/feed", body=RSS)
+    stalled, healthy = fetcher(overall_timeout=1.0).fetch_all(
+        [FetchRequest("stall", server.url("/stall")), FetchRequest("feed", server.url("/feed"))])
+    assert stalled.error == "timeout after 1 s" and 0.9 < stalled.elapsed_s < 3.0
+    assert healthy.body == RSS
+
+
+def test_a_connection_the_server_closed_after_answering_is_not_reused(server: FeedServer) -> None:
+    """One worker, one host: the second fetch would go on the first one's keep-alive connection."""
+    server.route("/once", body=RSS, close=True)
+    server.route("/feed", body=RSS)
+    reqs = [FetchRequest("once", server.url("/once")), FetchRequest("feed", server.url("/feed"))]
+    results = fetcher(concurrency=1, per_host=1).fetch_all(reqs)
+    assert [(r.body, r.error) for r in results] == [(RSS, None), (RSS, None)]
+
+
+def test_a_cookie_set_by_a_redirect_goes_to_the_next_hop_and_to_later_feeds_of_the_site(server: FeedServer) -> None:
+    """As the HTTP client shared by the pass did before: its cookie jar lasts the pass."""
+    server.route("/login", status=302, location="/feed", headers={"Set-Cookie": "session=abc; Path=/"})
+    server.route("/feed", body=RSS)
+    server.route("/other", body=RSS)
+    reqs = [FetchRequest("login", server.url("/login")), FetchRequest("other", server.url("/other"))]
+    results = fetcher(concurrency=1, per_host=1).fetch_all(reqs)
+    assert [r.body for r in results] == [RSS, RSS]
+    assert "cookie" not in server.hits("/login")[0].headers
+    assert server.hits("/feed")[0].headers["cookie"] == "session=abc"
+    assert server.hits("/other")[0].headers["cookie"] == "session=abc"
+
+
+def test_a_redirect_to_a_path_with_spaces_is_followed_percent_encoded(server: FeedServer) -> None:
+    server.route("/old", status=301, location="/news feed.xml")
+    server.route("/news%20feed.xml", body=RSS)
+    result = fetch_one(server, "/old")
+    assert (result.body, result.error) == (RSS, None)
+    assert result.final_url == server.url("/news feed.xml") == result.permanent_redirect
+
+
+def test_credentials_in_the_url_are_sent_as_basic_authorization(server: FeedServer) -> None:
+    server.route("/feed", body=RSS)
+    url = server.url("/feed").replace("http://", "http://reader:s%40cret@")
+    result = fetcher().fetch_all([FetchRequest("feed", url)])[0]
+    assert result.body == RSS
+    assert server.hits("/feed")[0].headers["authorization"] == "Basic cmVhZGVyOnNAY3JldA=="  # reader:s@cret
+
+
+def test_a_busy_host_does_not_hold_up_the_feeds_of_other_hosts() -> None:
+    """Per-host limit 1 on a slow host: a free worker takes the next feed of another host meanwhile."""
+    with FeedServer() as slow, FeedServer() as fast:
+        for n in range(3):
+            slow.route(f"/s{n}", body=RSS, delay=0.4)
+            fast.route(f"/f{n}", body=RSS)
+        reqs = [FetchRequest(f"s{n}", slow.url(f"/s{n}")) for n in range(3)]
+        reqs += [FetchRequest(f"f{n}", fast.url(f"/f{n}")) for n in range(3)]
+        order = [r.feed_id for r in fetcher(concurrency=2, per_host=1).fetch_each(reqs, window=6)]
+    assert sorted(order) == sorted(r.feed_id for r in reqs)
+    assert order.index("s1") > max(order.index(f"f{n}") for n in range(3))
+    assert slow.max_inflight == 1
+
+
+def test_a_keep_alive_connection_the_server_drops_at_the_next_request_is_retried_once_on_a_new_one() -> None:
+    """The race a check of the idle connection cannot see: the server takes the next request and closes
+    without an answer (its keep-alive timed out just then). A GET may be sent again: on a new connection."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(RSS), RSS)
+    connections = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            connections.append(conn)
+            with conn:
+                for n in range(2):  # the first request is answered, the second is dropped unanswered
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                    if n == 0 and data:
+                        conn.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        reqs = [FetchRequest(f"f{n}", f"http://127.0.0.1:{port}/f{n}") for n in range(2)]
+        results = fetcher(concurrency=1, per_host=1).fetch_all(reqs)
+    finally:
+        listener.close()
+    assert [(r.body, r.error) for r in results] == [(RSS, None), (RSS, None)]
+    assert len(connections) == 2

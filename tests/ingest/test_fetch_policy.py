@@ -10,21 +10,25 @@ checked address. "Public" hosts are modelled by a classifier override on 127.0.0
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import http.client
 import ipaddress
+import shutil
 import socket
 import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
-import httpcore
 import pytest
 
 from monitor.ingest import netpolicy
-from monitor.ingest.fetch import Fetcher, FetchRequest, FetchResult, _AddressBook, _PinnedBackend, system_resolver
+from monitor.ingest.addresses import AddressBook
+from monitor.ingest.connections import ConnectFailed, PinnedConnection
+from monitor.ingest.fetch import Fetcher, FetchRequest, FetchResult, system_resolver
 from monitor.ingest.netpolicy import Scope, Verdict, check_redirect, check_target, classify
 from tests.feedserver import FeedServer
 
@@ -405,12 +409,59 @@ def test_a_feed_moved_by_a_public_host_to_an_internal_address_stays_refused_on_l
 
 
 # ------------------------------------------------------------------------------------------- parts
-def test_the_pinned_backend_refuses_a_host_that_was_never_checked(guard: NetGuard) -> None:
-    backend = _PinnedBackend(_AddressBook(FakeDNS({"x.test": ["127.0.0.1"]})))
-    with pytest.raises(httpcore.ConnectError, match="not checked"):
-        asyncio.run(backend.connect_tcp("x.test", 80))
-    assert guard.connects == []
+def test_a_pinned_connection_refuses_a_host_that_was_never_checked(guard: NetGuard) -> None:
+    book = AddressBook(FakeDNS({"x.test": ["127.0.0.1"]}))
+    connection = PinnedConnection("http", "x.test", 80, read_timeout=1.0, ssl_context=None)
+    with pytest.raises(ConnectFailed, match="not checked"):
+        connection.open(book.pinned("x.test"), timeout=1.0)
+    with pytest.raises(http.client.NotConnected):  # nor does it ever connect on its own (by resolving the name)
+        connection.request("GET", "/")
+    assert guard.connects == [] and book.pinned("x.test") == ()
 
 
 def test_the_system_resolver_returns_the_addresses_of_a_literal_without_a_lookup() -> None:
     assert system_resolver("127.0.0.1") == ["127.0.0.1"]
+
+
+def test_one_pass_reuses_its_connection_to_a_host(server: FeedServer, guard: NetGuard) -> None:
+    """Keep-alive: a 200, a 304, a redirect and a 404 from one host, one at a time, go over one connection."""
+    port = port_of(server)
+    server.route("/a", body=RSS)
+    server.route("/b", body=RSS, etag='"b"')
+    server.route("/c", status=301, location="/a")
+    server.route("/d", status=404, body=b"no")
+    reqs = [FetchRequest("a", server.url("/a")), FetchRequest("b", server.url("/b"), etag='"b"'),
+            FetchRequest("c", server.url("/c")), FetchRequest("d", server.url("/d"))]
+    results = fetcher(concurrency=1, per_host=1).fetch_all(reqs)
+    assert [r.status for r in results] == [200, 304, 200, 404]
+    assert guard.connects == [("127.0.0.1", port)]
+
+
+def test_https_is_verified_against_the_trusted_certificates_sent_to_the_checked_address_and_kept_alive(
+    tmp_path: Path, guard: NetGuard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real TLS server on 127.0.0.1 with a certificate for secure.test: trusted through SSL_CERT_FILE (with
+    trust_env), both feeds come over one connection; with the default CA bundle the certificate is refused."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "2", "-subj", "/CN=secure.test", "-addext", "subjectAltName=DNS:secure.test"],
+                   check=True, capture_output=True)  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    dns = FakeDNS({"secure.test": ["127.0.0.1"]})
+    with FeedServer(ssl_context=context) as server:
+        port = port_of(server)
+        server.route("/a", body=RSS)
+        server.route("/b", body=RSS)
+        reqs = [FetchRequest(n, f"https://secure.test:{port}/{n}") for n in ("a", "b")]
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        trusted = fetcher(dns, trust_env=True, concurrency=1, per_host=1).fetch_all(reqs)
+        assert [(r.status, r.body, r.error) for r in trusted] == [(200, RSS, None)] * 2
+        assert guard.connects == [("127.0.0.1", port)]
+        assert {hit.headers["host"] for hit in server.requests} == {f"secure.test:{port}"}
+        untrusted = fetcher(dns).fetch_all(reqs[:1])[0]
+    assert untrusted.error is not None and untrusted.error.startswith("connection failed: ")
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.error
