@@ -48,6 +48,8 @@ def config_secrets(settings: Settings) -> set[str]:
 
 def _credentials(url: str) -> set[str]:
     """The password and the token-like query values of an ordinary URL (its host and path stay readable)."""
+    if "@" not in url and "?" not in url:
+        return set()  # neither a password nor a query: most feed URLs, and a config may list thousands
     try:
         parts = urlsplit(url)
         found = {parts.password} if parts.password else set()

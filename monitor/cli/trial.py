@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from monitor.cli.main import Context
+    from monitor.cli.common import Context
 
 F = TypeVar("F", bound=Callable[..., Any])
 TablePrinter = Callable[[str, Iterable[str], Iterable[Iterable[Any]]], None]
@@ -85,7 +85,7 @@ def register(group: click.Group, boundary: Boundary, print_table: TablePrinter) 
     def items_command(obj: Context, feed_id: str | None, since: str | None, limit: int, as_json: bool) -> None:
         """Stored items, newest first, with the development each one fed (see `monitor explain --item`)."""
         from monitor.app.items import check_feed, stored_items
-        from monitor.cli.reports import parse_since
+        from monitor.cli.when import parse_since
         from monitor.clock import system_clock
 
         check_feed(obj.settings, feed_id)

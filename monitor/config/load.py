@@ -198,15 +198,20 @@ def _channel_problems(document: Mapping[str, Any], checks: ChannelChecks) -> lis
 # ---------------------------------------------------------------------------------------------- nesting
 def _too_deep(data: Mapping[str, Any]) -> str | None:
     """The field path of the first list or table nested deeper than MAX_DEPTH, or None (iterative: no recursion)."""
-    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    # each entry: (value, depth, trail); a trail is (parent trail, key or position), unrolled only for the answer
+    stack: list[tuple[Any, int, Any]] = [(data, 0, None)]
     while stack:
-        value, parts = stack.pop()
-        if len(parts) > MAX_DEPTH:
-            return _path_of(parts)
+        value, depth, trail = stack.pop()
+        if depth > MAX_DEPTH:
+            parts: list[str | int] = []
+            while trail is not None:
+                trail, part = trail
+                parts.append(part)
+            return _path_of(tuple(reversed(parts)))
         if isinstance(value, dict):
-            stack.extend((v, (*parts, str(k))) for k, v in value.items() if isinstance(v, dict | list))
+            stack.extend((v, depth + 1, (trail, str(k))) for k, v in value.items() if isinstance(v, dict | list))
         elif isinstance(value, list):
-            stack.extend((v, (*parts, i)) for i, v in enumerate(value) if isinstance(v, dict | list))
+            stack.extend((v, depth + 1, (trail, i)) for i, v in enumerate(value) if isinstance(v, dict | list))
     return None
 
 

@@ -21,25 +21,42 @@ def substitute_env(
 
     The substituted values are appended to ``used`` so error messages can be scrubbed of them (secrets).
     """
-    if isinstance(value, str):
 
-        def replace(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in env:
-                problems.append(
-                    f"{path}: environment variable {name} is not set; set it in the environment (compose reads .env)"
-                )
-                return ""
-            if used is not None:
-                used.append(env[name])
-            return env[name]
+    def where(trail: Any) -> str:
+        """The field path of a trail ``(parent trail, key or list position)``, written only for a problem: a
+        config may hold thousands of fields and no reference at all."""
+        parts: list[str | int] = []
+        while trail is not None:
+            trail, part = trail
+            parts.append(part)
+        text = path
+        for part in reversed(parts):
+            text = f"{text}[{part}]" if isinstance(part, int) else key_path(text, part)
+        return text
 
-        return _ENV_REF.sub(replace, value)
-    if isinstance(value, dict):
-        return {k: substitute_env(v, env, key_path(path, str(k)), problems, used) for k, v in value.items()}
-    if isinstance(value, list):
-        return [substitute_env(v, env, f"{path}[{i}]", problems, used) for i, v in enumerate(value)]
-    return value
+    def walk(value: Any, trail: Any) -> Any:
+        if isinstance(value, str):
+            if "${" not in value:
+                return value
+
+            def replace(match: re.Match[str]) -> str:
+                name = match.group(1)
+                if name not in env:
+                    problems.append(f"{where(trail)}: environment variable {name} is not set; set it in the "
+                                    "environment (compose reads .env)")
+                    return ""
+                if used is not None:
+                    used.append(env[name])
+                return env[name]
+
+            return _ENV_REF.sub(replace, value)
+        if isinstance(value, dict):
+            return {k: walk(v, (trail, str(k))) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, (trail, i)) for i, v in enumerate(value)]
+        return value
+
+    return walk(value, None)
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -97,6 +97,8 @@ def _character(char: str) -> str:
 
 def _odd_character(text: str, *, spaces: bool = True) -> str | None:
     """The first control, format, line-break or (with ``spaces``) whitespace character of ``text``, described."""
+    if text.isascii() and text.isprintable() and not (spaces and " " in text):
+        return None  # the usual case, checked at C speed: printable ASCII holds none of them but the space
     for position, char in enumerate(text, start=1):
         category = unicodedata.category(char)
         if category in {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"} or (spaces and char.isspace()):
@@ -106,17 +108,22 @@ def _odd_character(text: str, *, spaces: bool = True) -> str | None:
 
 def _port_problem(url: str) -> str | None:
     """What is wrong with the host or port of a ``scheme://`` URL, or None."""
+    return _split(url)[1]
+
+
+def _split(url: str) -> tuple[SplitResult | None, str | None]:
+    """``url`` split (for its host), and what is wrong with its host or port (None when nothing is)."""
     try:
         parts = urlsplit(url)
     except ValueError:  # "https://[::1/feed"
-        return "the host cannot be read; write an IPv6 address in brackets, e.g. https://[2001:db8::1]/feed.xml"
+        return None, "the host cannot be read; write an IPv6 address in brackets, e.g. https://[2001:db8::1]/feed.xml"
     try:
         port = parts.port
     except ValueError:  # "https://example.org:99999/", "https://example.org:http/"
         port = 0
     if port == 0:
-        return "the port is not a number from 1 to 65535; fix it, or leave it out for the scheme's own"
-    return None
+        return parts, "the port is not a number from 1 to 65535; fix it, or leave it out for the scheme's own"
+    return parts, None
 
 
 def _http_url(value: str) -> str:
@@ -128,10 +135,10 @@ def _http_url(value: str) -> str:
         raise ValueError(
             f"the URL contains {odd}; remove it (a URL holds no spaces, tabs or line breaks: write a space as %20)"
         )
-    problem = _port_problem(value)
-    if problem:
+    parts, problem = _split(value)  # split once: a config may list thousands of feeds
+    if problem or parts is None:
         raise ValueError(problem)
-    if not urlsplit(value).hostname:
+    if not parts.hostname:
         raise ValueError("the URL has no host; write it like https://example.org/feed.xml")
     return value
 

@@ -8,50 +8,53 @@ in Python (the Markdown and text templates do not autoescape). Links are kept on
 https URLs, with characters that could end a Markdown link or an attribute percent-encoded.
 
 Templates live in ``monitor/notify/templates`` (``title.j2``, ``body.<fmt>.j2``, ``digest.<fmt>.j2``) and a channel may
-override ``title`` and ``body`` with its own template strings (rendered in a sandbox, same escaped context).
+override ``title`` and ``body`` with its own template strings (rendered in a sandbox, same escaped context). The text
+safety is :mod:`monitor.notify.text`; the Jinja2 sandbox, loaded on first use, :mod:`monitor.notify.sandbox`.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote, urlsplit
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from jinja2 import PackageLoader, StrictUndefined, Template, TemplateError, TemplateSyntaxError
-from jinja2.exceptions import SecurityError
-from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from monitor.domain import Development, DevelopmentKind, Severity, Source
 from monitor.durations import format_duration
+from monitor.notify.sandbox import override_problems
+from monitor.notify.sandbox import render_template as _render
+from monitor.notify.text import (  # re-exported: callers import the text helpers from here too
+    LINK_MAX,
+    Format,
+    clean_text,
+    cut,
+    escape_markdown,
+    neutralise_mentions,
+    safe_link,
+    terminal_safe,
+    untrusted,
+)
 
 if TYPE_CHECKING:
     from monitor.config.schema import StoryConfig
 
-Format = Literal["text", "markdown", "html"]
 FORMATS: tuple[Format, ...] = ("text", "markdown", "html")
 
 TITLE_MAX = 250
 HEADLINE_MAX = 300
 SUMMARY_MAX = 1000
 OUTLET_MAX = 80
-LINK_MAX = 2000
 BODY_MAX = 4000
 SOURCES_MAX = 8  # outlets listed in one message; the rest are counted ("and 12 more")
 DIGEST_MAX = 50  # developments listed in one digest
 
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_MENTION = re.compile(r"([@＠])(?=(?:everyone|channel|here|all|room)\b)", re.IGNORECASE)
-_SLACK_SPECIAL = re.compile(r"<(?=[!@#])")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&=:\"'])")
-_URL_UNSAFE = re.compile(r"[\s\"'<>()\\`{}|^\[\]@]")
+__all__ = [
+    "BODY_MAX", "DIGEST_MAX", "FORMATS", "HEADLINE_MAX", "LINK_MAX", "OUTLET_MAX", "SOURCES_MAX", "SUMMARY_MAX",
+    "TITLE_MAX", "Format", "Message", "check_templates", "clean_text", "cut", "escape_markdown", "fit",
+    "neutralise_mentions", "render", "render_digest", "safe_link", "story_labels", "terminal_safe", "untrusted",
+]
 
 
 @dataclass(frozen=True)
@@ -64,175 +67,11 @@ class Message:
     text_body: str
 
 
-# ------------------------------------------------------------------------------------------ text safety
-def clean_text(text: str, *, single_line: bool = False) -> str:
-    """Remove ANSI escape sequences, control characters (keeping newlines and tabs) and bidi overrides.
-
-    With ``single_line`` every run of whitespace becomes one space (titles, headlines, outlet names).
-    """
-    text = unicodedata.normalize("NFC", _CONTROL.sub("", _ANSI.sub("", text.replace("\r\n", "\n"))))
-    if single_line:
-        return " ".join(text.split())
-    return "\n".join(line.rstrip() for line in text.strip().split("\n"))
-
-
-def terminal_safe(text: str, *, keep_newlines: bool = True) -> str:
-    """Text that cannot drive a terminal: escape sequences and control characters removed.
-
-    Newlines (and tabs) are kept unless ``keep_newlines`` is false, which folds the text onto one line.
-    """
-    return clean_text(text, single_line=not keep_newlines)
-
-
-def neutralise_mentions(text: str) -> str:
-    """Break chat mentions so they notify nobody.
-
-    ``@everyone`` -> ``@\\u200beveryone``, ``<!here>`` -> ``<\\u200b!here>``, ``<@U123>`` -> ``<\\u200b@U123>``.
-    """
-    return _SLACK_SPECIAL.sub("<\u200b", _MENTION.sub("\\1\u200b", text))
-
-
-def cut(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` characters, at a word boundary when one is near, with an ellipsis."""
-    if len(text) <= limit:
-        return text
-    head = text[: limit - 1]
-    space = head.rfind(" ")
-    if space > limit * 0.8:
-        head = head[:space]
-    return head.rstrip() + "…"
-
-
-def escape_markdown(text: str) -> str:
-    """Backslash-escape every Markdown-significant ASCII punctuation character (CommonMark allows all of them)."""
-    return _MD_SPECIAL.sub(r"\\\1", text)
-
-
-def safe_link(link: str | None) -> str | None:
-    """An absolute http(s) URL made safe for a Markdown link or an HTML attribute, else None (javascript:,
-    data:, relative, malformed and user-info links are dropped)."""
-    if not link:
-        return None
-    link = link.strip()
-    if len(link) > LINK_MAX or _CONTROL.search(link):
-        return None
-    try:
-        parts = urlsplit(link)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
-        return None
-    if "@" in parts.netloc:  # userinfo: "https://reuters.com@evil.example" only looks like Reuters
-        return None
-    # "@" further on is encoded too: a chat service would read "/@everyone" in a shown URL as a mention
-    return _URL_UNSAFE.sub(lambda m: quote(m.group(0), safe=""), link)
-
-
-def untrusted(text: str | None, fmt: Format, limit: int, *, single_line: bool = True) -> str:
-    """Feed text made safe for ``fmt``: cleaned, cut, mentions broken, Markdown-escaped for ``markdown``.
-
-    For ``html`` the result is still raw text: the HTML templates autoescape.
-    """
-    value = neutralise_mentions(cut(clean_text(text or "", single_line=single_line), limit))
-    return escape_markdown(value) if fmt == "markdown" else value
-
-
-# ------------------------------------------------------------------------------------------- templates
-OPERAND_MAX = 100_000  # the characters or items a template's + or * may build; the bits of a number * or ** may give
-
-
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """Jinja2's immutable sandbox (no attribute of Python internals, no mutating a list or dict), whose ``+``, ``*``
-    and ``**`` also refuse to build a huge string, list or number (``{{ 'x' * 10**9 }}``, ``{{ 9**9**9 }}``), which
-    would exhaust memory or never finish. A refusal is a :class:`jinja2.exceptions.SecurityError`."""
-
-    intercepted_binops = frozenset({"+", "*", "**"})
-
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        if _too_big(operator, left, right):
-            raise SecurityError(f"the {operator} in this template would build a value too large for a message")
-        return super().call_binop(context, operator, left, right)
-
-
-def _too_big(operator: str, left: Any, right: Any) -> bool:
-    sized = (str, bytes, list, tuple)
-    if operator == "+":
-        return isinstance(left, sized) and isinstance(right, sized) and len(left) + len(right) > OPERAND_MAX
-    if operator == "*":
-        if isinstance(left, int) and isinstance(right, sized):
-            left, right = right, left
-        if isinstance(left, sized) and isinstance(right, int):
-            return len(left) * right > OPERAND_MAX
-        if isinstance(left, int) and isinstance(right, int):
-            return left.bit_length() + right.bit_length() > OPERAND_MAX
-        return False
-    if operator == "**" and isinstance(left, int) and isinstance(right, int) and abs(left) > 1:
-        return right > 0 and left.bit_length() * right > OPERAND_MAX
-    return False
-
-
-@lru_cache(maxsize=4)
-def _environment(fmt: Format) -> ImmutableSandboxedEnvironment:
-    # HTML autoescapes; Markdown and text get values escaped in Python (Jinja2 only knows HTML escaping).
-    # Sandboxed because channel templates come from the config file, and StrictUndefined so a typo in one is
-    # reported (and the shipped template used) rather than rendering an empty message.
-    return _Sandbox(
-        loader=PackageLoader("monitor.notify", "templates"),
-        autoescape=fmt == "html",
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-def _template(fmt: Format, name: str, override: str | None) -> Template:
-    if override:
-        return _compile_override(fmt, override)
-    return _environment(fmt).get_template(name)
-
-
-@lru_cache(maxsize=64)
-def _compile_override(fmt: Format, source: str) -> Template:
-    return _environment(fmt).from_string(source)
-
-
 def check_templates(templates: Mapping[str, str], fmt: Format) -> list[str]:
     """Problems with a channel's template overrides (unknown names, syntax errors, unknown variables, what the
     sandbox refuses, any other failure), for config validation: ``templates.body: what is wrong; how to fix it``.
     Empty when they render, sandboxed, against a sample development. Never raises."""
-    problems = [f"templates.{name}: unknown template; use 'title' or 'body'" for name in templates
-                if name not in {"title", "body"}]
-    for name in ("title", "body"):
-        if name in templates:
-            try:
-                _compile_override(fmt, templates[name]).render(_sample_context(fmt))
-            except TemplateSyntaxError as exc:
-                problems.append(f"templates.{name}: {_one_line(exc)} (line {exc.lineno}); fix the Jinja syntax")
-            except SecurityError as exc:
-                problems.append(f"templates.{name}: {_one_line(exc)}; templates are sandboxed: use only the "
-                                "documented values and filters")
-            except TemplateError as exc:
-                problems.append(f"templates.{name}: {_one_line(exc)}; use only the values the shipped templates use "
-                                "(monitor/notify/templates)")
-            except Exception as exc:  # a template may fail any way (1/0, a recursive macro)
-                problems.append(f"templates.{name}: rendering fails ({type(exc).__name__}: {_one_line(exc)}); "
-                                "fix the template")
-    return problems
-
-
-def _one_line(exc: BaseException) -> str:
-    return cut(" ".join(str(exc).split()), 200).rstrip(".") or type(exc).__name__
-
-
-def _render(fmt: Format, name: str, context: Mapping[str, Any], override: str | None = None) -> str:
-    """Render a template; a broken channel override falls back to the shipped template (never lose a message):
-    whatever it raises (a template error, 1/0, a recursive macro, a value the sandbox refuses)."""
-    if override is None:
-        return _template(fmt, name, None).render(context).strip()
-    try:
-        return _template(fmt, name, override).render(context).strip()
-    except Exception:
-        return _template(fmt, name, None).render(context).strip()
+    return override_problems(templates, fmt, _sample_context)
 
 
 # ------------------------------------------------------------------------------------------- rendering
@@ -316,7 +155,6 @@ def _context(
 
 def _sample_context(fmt: Format) -> dict[str, Any]:
     from datetime import UTC
-
 
     at = datetime(2026, 2, 27, 22, 1, tzinfo=UTC)
     dev = Development(

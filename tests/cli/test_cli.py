@@ -269,7 +269,7 @@ def test_poll_shows_a_progress_bar_of_feeds_done_when_stderr_is_a_terminal(tmp_p
 
     from rich.console import Console
 
-    import monitor.cli.main as cli
+    import monitor.cli.work_commands as cli
 
     shown = StringIO()
     monkeypatch.setattr(cli, "_progress_console", lambda: Console(file=shown, force_terminal=True, width=80))
