@@ -1,23 +1,27 @@
-"""A story state as stored parts, so that saving it costs what changed, not what it holds. Pure.
+"""A story state as stored parts, so that saving it costs what changed, not what it holds.
 
 A story runs for months and its state grows to a megabyte (the pool's clusters, the recent developments, the
-recently seen links). Written whole after every poll, it made each new item cost more on day 200 than on day 1.
-Stored in parts, a save writes only the parts an advance changed:
+recently seen links, the vocabulary). Written whole after every poll, it made each new item cost more on day 200
+than on day 1. Stored in parts, a save writes only the parts an advance changed:
 
-- ``core``: threads, vocabulary and counters (small, written every time);
+- ``core``: threads, counters and the order of developments and clusters (small, written every time);
 - ``dev:<key>``: one recent development (``DevRecord``);
 - ``cluster:<id>``: one cluster of the pool;
-- ``seen:<n>``: one of ``SEEN_BUCKETS`` buckets of the recently seen links, by a stable hash of the key.
+- ``seen:<n>``: one of ``SEEN_BUCKETS`` buckets of the recently seen links, by a stable hash of the key;
+- ``words:<n>``: one of ``WORD_BUCKETS`` buckets of the vocabulary (stem -> items that used it), likewise.
 
-What changed is found by identity: the reducer copies a record before changing it (copy on write, see
-``StoryState.own_development``), so a record the new state shares with the saved one is unchanged. ``assemble``
-puts the parts back together in the shape of ``StoryState.to_json`` (marked ``version`` 2), so loading is
-``StoryState.from_json(whole_state(raw))`` whatever the storage. The store keeps core and parts as opaque JSON.
+What changed is what the state noted in its ``changes`` (``monitor.story.changes``) since it was stored; which
+keys each bucket holds is kept beside the state (``PartIndex``), so a touched bucket is rewritten without reading
+every key. ``assemble`` puts the parts back together in the shape of ``StoryState.to_json`` (``version`` 2), so
+loading is ``StoryState.from_json(whole_state(raw))`` whatever the storage. The store keeps core and parts as
+opaque JSON. A core stored before the vocabulary had parts of its own holds it itself; it loads as before, and
+its next save writes every part.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zlib import crc32
@@ -30,13 +34,14 @@ if TYPE_CHECKING:
     from monitor.store.db import Tx
 
 SEEN_BUCKETS = 256  # a poll of 25 new links rewrites about 25 small buckets, not the whole list
+WORD_BUCKETS = 256  # an item's dozen words rewrite about a dozen buckets of some 30 stems each
+BUCKETED = ("seen:", "words:")
 
 
 def core_json(state: StoryState) -> dict[str, Any]:
-    """The part written on every save: everything but developments, clusters and the seen links."""
-    whole = {"version": PARTS_VERSION, "story_id": state.story_id}
+    """The part written on every save: everything but developments, clusters, seen links and vocabulary."""
+    whole: dict[str, Any] = {"version": PARTS_VERSION, "story_id": state.story_id}
     whole["threads"] = {k: v.to_json() for k, v in state.threads.items()}
-    whole["vocabulary"] = dict(state.vocabulary.counts)
     whole["counters"] = dict(state.counters)
     # the reducer meets developments and clusters in insertion order (ties between candidates go to the first):
     # kept, so a state loaded from parts decides exactly as the one in memory did
@@ -49,30 +54,88 @@ def seen_bucket(key: str) -> str:
     return f"seen:{crc32(key.encode('utf-8')) % SEEN_BUCKETS}"
 
 
-def changed_parts(new: StoryState, saved: StoryState | None) -> dict[str, Any | None]:
-    """The parts of ``new`` that differ from ``saved`` (the state as last stored), as JSON; None for a part to
-    delete. With no ``saved`` state, every part of ``new`` (the caller replaces whatever was stored)."""
+def word_bucket(stem: str) -> str:
+    """The part name of the bucket holding the vocabulary count of ``stem`` (stable across processes)."""
+    return f"words:{crc32(stem.encode('utf-8')) % WORD_BUCKETS}"
+
+
+class PartIndex:
+    """Which keys each stored bucket part (``seen:<n>``, ``words:<n>``) holds, for one state as last stored.
+
+    Kept in step with the state by ``changed_parts``, so a save rebuilds only the buckets its changes touch.
+    """
+
+    def __init__(self, buckets: dict[str, set[str]] | None = None) -> None:
+        self.buckets: dict[str, set[str]] = buckets or {}
+
+    @classmethod
+    def of_parts(cls, parts: Mapping[str, Any]) -> PartIndex:
+        """The buckets as stored (each key sits in the part its hash names: the parts were written by this
+        module)."""
+        return cls({name: set(value) for name, value in parts.items() if name.startswith(BUCKETED)})
+
+    def rebuild(self, keys: Iterable[str], present: Mapping[str, Any], bucket_of: Any) -> dict[str, Any | None]:
+        """The bucket parts holding ``keys`` (each added to or removed from ``present``), rebuilt from ``present``
+        (None: a bucket left empty, to delete); the index follows."""
+        touched: set[str] = set()
+        for key in keys:
+            name = bucket_of(key)
+            members = self.buckets.setdefault(name, set())
+            if key in present:
+                members.add(key)
+            else:
+                members.discard(key)
+            touched.add(name)
+        parts: dict[str, Any | None] = {}
+        for name in touched:
+            members = self.buckets[name]
+            parts[name] = {key: present[key] for key in sorted(members)} or None
+            if not members:
+                del self.buckets[name]
+        return parts
+
+    def words_afresh(self, counts: Mapping[str, int]) -> dict[str, Any | None]:
+        """Every word bucket rebuilt (the vocabulary was trimmed), with the buckets left empty deleted."""
+        old = [name for name in self.buckets if name.startswith("words:")]
+        for name in old:
+            del self.buckets[name]
+        for stem in counts:
+            self.buckets.setdefault(word_bucket(stem), set()).add(stem)
+        parts: dict[str, Any | None] = dict.fromkeys(old)
+        parts.update({name: {stem: counts[stem] for stem in sorted(members)}
+                      for name, members in self.buckets.items() if name.startswith("words:")})
+        return parts
+
+
+def changed_parts(state: StoryState, index: PartIndex | None) -> dict[str, Any | None]:
+    """The parts to write for ``state``, as JSON (None: a part to delete).
+
+    With ``index`` (the buckets of the state as last stored; updated here), only the parts ``state.changes``
+    names; without, every part of ``state`` (the caller replaces whatever was stored)."""
+    if index is None:
+        return all_parts(state, PartIndex())
+    changes = state.changes
+    return _parts(state, index, changes.developments, changes.clusters, changes.seen, changes.words)
+
+
+def all_parts(state: StoryState, index: PartIndex) -> dict[str, Any | None]:
+    """Every part of ``state``; ``index`` (empty) is filled with its buckets."""
+    return _parts(state, index, state.developments, state.clusters, state.seen, state.vocabulary.counts)
+
+
+def _parts(state: StoryState, index: PartIndex, developments: Iterable[str], clusters: Iterable[str],
+           seen: Iterable[str], words: Iterable[str] | None) -> dict[str, Any | None]:
+    """The parts holding the named developments, clusters, seen links and words (None: every word)."""
     parts: dict[str, Any | None] = {}
-    old_devs = saved.developments if saved is not None else {}
-    for key, record in new.developments.items():
-        if old_devs.get(key) is not record:
-            parts[f"dev:{key}"] = record.to_json()
-    parts.update({f"dev:{key}": None for key in old_devs if key not in new.developments})
-    old_clusters = saved.clusters if saved is not None else {}
-    for cid, cluster in new.clusters.items():
-        if old_clusters.get(cid) is not cluster:
-            parts[f"cluster:{cid}"] = cluster.to_json()
-    parts.update({f"cluster:{cid}": None for cid in old_clusters if cid not in new.clusters})
-    old_seen = saved.seen if saved is not None else {}
-    touched = {seen_bucket(k) for k, v in new.seen.items() if old_seen.get(k) != v}
-    touched |= {seen_bucket(k) for k in old_seen if k not in new.seen}
-    if touched:
-        buckets: dict[str, dict[str, str]] = {name: {} for name in touched}
-        for key, value in new.seen.items():
-            bucket = buckets.get(seen_bucket(key))
-            if bucket is not None:
-                bucket[key] = value
-        parts.update({name: (bucket or None) for name, bucket in buckets.items()})
+    for key in developments:
+        record = state.developments.get(key)
+        parts[f"dev:{key}"] = None if record is None else record.to_json()
+    for cid in clusters:
+        cluster = state.clusters.get(cid)
+        parts[f"cluster:{cid}"] = None if cluster is None else cluster.to_json()
+    parts.update(index.rebuild(seen, state.seen, seen_bucket))
+    counts = state.vocabulary.counts
+    parts.update(index.words_afresh(counts) if words is None else index.rebuild(words, counts, word_bucket))
     return parts
 
 
@@ -83,10 +146,15 @@ def assemble(core: Mapping[str, Any], parts: Mapping[str, Any]) -> dict[str, Any
     whole["developments"] = _in_order(order.get("developments", []), "dev:", parts)
     whole["clusters"] = _in_order(order.get("clusters", []), "cluster:", parts)
     seen: dict[str, str] = {}
+    words: dict[str, int] = {}
     for name, value in parts.items():
         if name.startswith("seen:"):
             seen.update(value)
+        elif name.startswith("words:"):
+            words.update(value)
     whole["seen"] = seen
+    if "vocabulary" not in core:  # else a core stored before the vocabulary had parts: it holds it itself
+        whole["vocabulary"] = words
     return whole
 
 
@@ -105,47 +173,70 @@ def whole_state(raw: Mapping[str, Any]) -> dict[str, Any]:
     return assemble({k: v for k, v in raw.items() if k != "parts"}, raw["parts"])
 
 
+@dataclass
+class _Held:
+    """A story's state as of a stored revision, and the buckets of its stored parts (None: write them all)."""
+
+    revision: int | None
+    state: StoryState
+    index: PartIndex | None
+
+
 class StoryStates:
     """Each story's state as last committed, kept in memory between polls and stored in parts.
 
     ``load`` gives the committed state from memory while the stored revision has not moved (one small query),
-    else from the store; ``save`` writes the parts an advance changed (compare-and-set on the revision read, so a
+    else from the store; the caller advances it in place, so ``load`` hands it over: it is not cached again until
+    its save commits. ``save`` writes the parts the advance changed (compare-and-set on the revision read, so a
     save from a stale read raises ``StaleStoryState``); ``settle`` makes the saved states the cached ones once
-    their transaction committed, or drops them (and what was cached for those stories) when it rolled back.
+    their transaction committed, or drops them when it rolled back (a state loaded and never saved, because the
+    transaction failed first, is dropped too: the next load reads the store).
     """
 
     def __init__(self) -> None:
-        self._committed: dict[str, tuple[int, StoryState]] = {}
-        self._pending: dict[str, tuple[int, StoryState]] = {}
-        self._read: dict[str, tuple[int | None, StoryState | None]] = {}  # what load saw, for save
+        self._committed: dict[str, _Held] = {}
+        self._pending: dict[str, _Held] = {}
+        self._read: dict[str, _Held] = {}  # what load gave out, for save
 
     def clear(self) -> None:
         self._committed.clear()
 
     def load(self, tx: Tx, story: StoryConfig) -> StoryState:
         revision = tx.story_revision(story.id)
-        cached = self._committed.get(story.id)
-        if cached is not None and revision == cached[0]:
-            self._read[story.id] = (revision, cached[1])
-            return cached[1]
+        self._pending.pop(story.id, None)  # a save never settled (its caller did not say): not to be trusted
+        cached = self._committed.pop(story.id, None)
+        if cached is not None and revision == cached.revision:
+            self._read[story.id] = cached
+            return cached.state
         raw = tx.load_story_state(story.id)
-        state = StoryState.from_json(whole_state(raw)) if raw is not None else initial_state(story)
-        # a state stored whole (before migration 0004) has no parts yet: its first save writes them all
-        self._read[story.id] = (revision, state if raw is not None and "parts" in raw else None)
-        return state
+        if raw is None:
+            self._read[story.id] = _Held(revision, initial_state(story), None)
+        else:
+            state = StoryState.from_json(whole_state(raw))
+            # stored whole (before migration 0004), or with the vocabulary in its core: the next save writes all
+            in_parts = "parts" in raw and "vocabulary" not in raw
+            self._read[story.id] = _Held(revision, state, PartIndex.of_parts(raw["parts"]) if in_parts else None)
+        return self._read[story.id].state
 
     def save(self, tx: Tx, story_id: str, state: StoryState,
              threads: Mapping[str, tuple[str, datetime | None, str | None]], now: datetime) -> None:
-        revision, saved = self._read.pop(story_id)
-        new_revision = tx.save_story_parts(story_id, core_json(state), changed_parts(state, saved), threads, now,
-                                           replace=saved is None, expected=revision)
-        self._pending[story_id] = (new_revision, state)
+        """Store ``state`` (the loaded one, advanced) and the rows of its threads that moved (all of them when
+        every part is written)."""
+        read = self._read.pop(story_id)
+        if read.index is None:  # every part, replacing whatever was stored
+            index = PartIndex()
+            parts = all_parts(state, index)
+        else:
+            index = read.index
+            parts = changed_parts(state, index)
+            threads = {tid: row for tid, row in threads.items() if tid in state.changes.threads}
+        new_revision = tx.save_story_parts(story_id, core_json(state), parts, threads, now,
+                                           replace=read.index is None, expected=read.revision)
+        state.saved()
+        self._pending[story_id] = _Held(new_revision, state, index)
 
     def settle(self, committed: bool) -> None:
-        for story_id, entry in self._pending.items():
-            if committed:
-                self._committed[story_id] = entry
-            else:
-                self._committed.pop(story_id, None)
+        if committed:
+            self._committed.update(self._pending)
         self._pending.clear()
         self._read.clear()

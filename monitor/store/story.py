@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, literal_column, or_, select, update
+from sqlalchemy import bindparam, delete, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -37,6 +37,21 @@ from monitor.store.models import (
 
 __all__ = ["STORY_PARTS_VERSION", "StaleStoryState", "StoryQueries", "TxBase", "chunks", "dialect_insert", "rowcount"]
 STORY_PARTS_VERSION = 2  # a stored core whose "version" is this has its parts in story_part
+_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}  # see TxBase._upsert_many
+# Built once, not once a poll: the statements of every save of a story state (SQLAlchemy caches their compiled
+# form by statement; building one costs about as much as running it on SQLite)
+_DELETE_PARTS = delete(m.STORY_PART).where(m.STORY_PART.c.story_id == bindparam("story"),
+                                           m.STORY_PART.c.part.in_(bindparam("names", expanding=True)))
+_CONFIDENCE = select(m.DEVELOPMENT.c.confidence).where(m.DEVELOPMENT.c.key == bindparam("b_key"))
+_UPDATE_DEVELOPMENT = update(m.DEVELOPMENT).where(m.DEVELOPMENT.c.key == bindparam("b_key"))  # SET: the params
+_INSERT_DEVELOPMENT: dict[str, Any] = {}  # by dialect: INSERT .. ON CONFLICT DO NOTHING RETURNING 1
+_REVISION = select(m.STORY_STATE.c.revision).where(m.STORY_STATE.c.story_id == bindparam("story"))
+_SAVE_CORE = (update(m.STORY_STATE)
+              .where(m.STORY_STATE.c.story_id == bindparam("story"),
+                     m.STORY_STATE.c.revision == bindparam("expected"))
+              .values(state_json=bindparam("core", type_=m.STORY_STATE.c.state_json.type),
+                      updated_at=bindparam("now", type_=m.STORY_STATE.c.updated_at.type),
+                      revision=bindparam("revision", type_=m.STORY_STATE.c.revision.type)))
 
 
 def dialect_insert(dialect: str, table: Any) -> Any:
@@ -79,6 +94,23 @@ class TxBase:
         statement = dialect_insert(self._dialect, table).values(**keys, **values)
         self._execute(statement.on_conflict_do_update(index_elements=list(keys), set_=dict(values)))
 
+    def _upsert_many(self, table: Any, keys: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert ``rows`` (each with the same columns), each one updating the stored row with the same ``keys``.
+
+        One statement for all of them (executemany), built once per table, columns and dialect: a save of a
+        few small rows costs a few rows, not the building and compiling of a statement for each."""
+        if not rows:
+            return
+        columns = tuple(rows[0])
+        cache_key = (self._dialect, table.name, tuple(keys), columns)
+        statement = _UPSERTS.get(cache_key)
+        if statement is None:
+            insert = dialect_insert(self._dialect, table)
+            statement = insert.on_conflict_do_update(
+                index_elements=list(keys), set_={c: insert.excluded[c] for c in columns if c not in keys})
+            _UPSERTS[cache_key] = statement
+        self.session.execute(statement, [dict(row) for row in rows])
+
 
 class StaleStoryState(Exception):
     """A story's state was saved by another process between this transaction's read and its write."""
@@ -104,7 +136,7 @@ class StoryQueries(TxBase):
 
     def story_revision(self, story_id: str) -> int | None:
         """How many times the story's state was saved (None: never); one small query."""
-        value = self.session.scalar(select(m.STORY_STATE.c.revision).where(m.STORY_STATE.c.story_id == story_id))
+        value = self.session.execute(_REVISION, {"story": story_id}).scalar()
         return None if value is None else int(value)
 
     def save_story_parts(
@@ -119,7 +151,7 @@ class StoryQueries(TxBase):
         expected: int | None = None,
     ) -> int:
         """Store the state's core and the given parts (None deletes a part; ``replace`` deletes every other
-        part first), bump the revision and store each thread's row; returns the new revision.
+        part first), bump the revision and store the row of each thread given; returns the new revision.
 
         ``expected`` is the revision the caller read its state at: if another process saved since (two writers
         on PostgreSQL), :class:`StaleStoryState` is raised and the caller's transaction must roll back."""
@@ -127,20 +159,19 @@ class StoryQueries(TxBase):
             self._execute(delete(m.STORY_PART).where(m.STORY_PART.c.story_id == story_id))
         gone = [name for name, value in parts.items() if value is None]
         for names in chunks(gone):
-            self._execute(delete(m.STORY_PART).where(m.STORY_PART.c.story_id == story_id,
-                                                     m.STORY_PART.c.part.in_(names)))
-        for name, value in parts.items():
-            if value is not None:
-                self._upsert(m.STORY_PART, {"story_id": story_id, "part": name}, {"part_json": dumps(value)})
+            self.session.execute(_DELETE_PARTS, {"story": story_id, "names": list(names)})
+        self._upsert_many(m.STORY_PART, ("story_id", "part"),
+                          [{"story_id": story_id, "part": name, "part_json": dumps(value)}
+                           for name, value in parts.items() if value is not None])
         values = {"state_json": dumps(core), "updated_at": now}
         if expected is None:
             revision = (self.story_revision(story_id) or 0) + 1
             self._upsert(m.STORY_STATE, {"story_id": story_id}, {**values, "revision": revision})
         else:
             revision = expected + 1
-            statement = (update(m.STORY_STATE).values(**values, revision=revision)
-                         .where(m.STORY_STATE.c.story_id == story_id, m.STORY_STATE.c.revision == expected))
-            if rowcount(self._execute(statement)) != 1:
+            saved = self.session.execute(_SAVE_CORE, {"story": story_id, "expected": expected, "revision": revision,
+                                                      "core": values["state_json"], "now": now})
+            if rowcount(saved) != 1:
                 raise StaleStoryState(f"story {story_id!r} was saved by another process meanwhile; retried next poll")
         self._save_threads(story_id, threads)
         return revision
@@ -160,12 +191,10 @@ class StoryQueries(TxBase):
         self._save_threads(story_id, threads)
 
     def _save_threads(self, story_id: str, threads: Mapping[str, tuple[str, datetime | None, str | None]]) -> None:
-        for thread_id, (state, since, development_key) in threads.items():
-            self._upsert(
-                m.THREAD_STATE,
-                {"story_id": story_id, "thread_id": thread_id},
-                {"state": state, "since": since, "development_key": development_key},
-            )
+        self._upsert_many(m.THREAD_STATE, ("story_id", "thread_id"),
+                          [{"story_id": story_id, "thread_id": thread_id, "state": state, "since": since,
+                            "development_key": development_key}
+                           for thread_id, (state, since, development_key) in threads.items()])
 
     def thread_states(self, story_id: str) -> dict[str, ThreadRow]:
         query = select(m.THREAD_STATE).where(m.THREAD_STATE.c.story_id == story_id)
@@ -204,15 +233,18 @@ class StoryQueries(TxBase):
         reported does not undo a confirmation. ``created_at`` and an acknowledgement are kept.
         """
         values = development_values(dev)
-        inserted = dialect_insert(self._dialect, m.DEVELOPMENT).values(
-            key=dev.key, created_at=now, updated_at=now, **values
-        )
-        if self._inserted(inserted):
+        insert = _INSERT_DEVELOPMENT.get(self._dialect)
+        if insert is None:  # its columns are the parameters' (every column but the identity)
+            insert = dialect_insert(self._dialect, m.DEVELOPMENT).on_conflict_do_nothing().returning(
+                literal_column("1"))
+            _INSERT_DEVELOPMENT[self._dialect] = insert
+        # RETURNING rather than rowcount: psycopg reports -1 for INSERT .. ON CONFLICT DO NOTHING
+        if self.session.execute(insert, {"key": dev.key, "created_at": now, "updated_at": now, **values}).first():
             return True, None
-        stored = self.session.scalar(select(m.DEVELOPMENT.c.confidence).where(m.DEVELOPMENT.c.key == dev.key))
+        stored = self.session.execute(_CONFIDENCE, {"b_key": dev.key}).scalar()
         previous = Confidence(str(stored))
         values["confidence"] = max(previous, dev.confidence, key=lambda c: c.rank).value
-        self._execute(update(m.DEVELOPMENT).where(m.DEVELOPMENT.c.key == dev.key).values(updated_at=now, **values))
+        self.session.execute(_UPDATE_DEVELOPMENT, {"b_key": dev.key, "updated_at": now, **values})
         return False, previous
 
     def development(self, key: str) -> Development | None:

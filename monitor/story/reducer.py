@@ -19,7 +19,10 @@ Rules (issue 4, DESIGN.md invariant 4):
 The remembered state (``StoryState``, ``ThreadStatus``, development records, their JSON) lives in
 ``story_state.py`` and is re-exported here, where callers import it from.
 
-``advance`` does not modify the state it is given; it works on a copy and returns it.
+``advance`` does not modify the state it is given; it works on a copy and returns it. With ``in_place=True``
+the caller hands the state over instead (the service, which keeps the committed state in memory and drops it if
+the transaction fails): it is changed and returned, no copy is made, and its ``changes`` name what the advance
+changed.
 """
 
 from __future__ import annotations
@@ -37,11 +40,19 @@ from monitor.domain import (
     Severity,
     SignalMode,
     Source,
-    SourceKind,
     StateKind,
 )
 from monitor.story.cluster import Cluster, best_cluster, content_words, similarity, syndication_key
 from monitor.story.compiled import CompiledStory
+from monitor.story.records import (
+    MAX_DOCUMENTS,
+    MAX_SOURCES,
+    UNCONFIRMED,
+    add_evidence,
+    add_source,
+    initial_confidence,
+    join,
+)
 from monitor.story.signals import Signal
 from monitor.story.state import (
     DevRecord,
@@ -58,12 +69,6 @@ __all__ = ["Evidence", "StoryOutcome", "StoryState", "ThreadStatus", "advance", 
 REWRITE_SIMILARITY = 0.8
 """How alike a headline without a state cue must be to a development's headline to join it (same thread)."""
 
-UNCONFIRMED = " (unconfirmed, one outlet)"
-"""Appended to the title of a move held at warning until a second source confirms it."""
-
-MAX_SOURCES = 25
-MAX_DOCUMENTS = 64  # feed documents remembered per development (only needed until it is confirmed)
-"""Sources listed per development (outlets are still counted beyond it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +91,17 @@ class StoryOutcome:
     evidence: tuple[Evidence, ...] = ()
 
 
-def advance(engine: CompiledStory, state: StoryState, items: Sequence[Item], now: datetime) -> StoryOutcome:
-    """Apply new items (sorted by published) to the compiled story; see the module docstring for the rules."""
+def advance(engine: CompiledStory, state: StoryState, items: Sequence[Item], now: datetime, *,
+            in_place: bool = False) -> StoryOutcome:
+    """Apply new items (sorted by published) to the compiled story; see the module docstring for the rules.
+
+    ``in_place``: change ``state`` itself (the caller gives it up) rather than a copy of it, so the cost is what
+    the items touch, not what the state holds; the decisions are the same either way."""
     story = engine.story
-    new = state.copy()
+    new = state if in_place else state.copy()
     for tid, thread in story.threads.items():  # threads added to the config since the state was stored
-        new.threads.setdefault(tid, ThreadStatus(thread.initial_state))
+        if tid not in new.threads:
+            new.set_thread(tid, ThreadStatus(thread.initial_state))
     touched: dict[str, None] = {}
     evidence: list[Evidence] = []
     for item in items:
@@ -117,7 +127,7 @@ def _process(
     if not decision.relevant:
         out.append(Evidence(item.item_id, "irrelevant"))
         return
-    state.seen[seen_key] = item.published.isoformat()
+    state.see(seen_key, item.published.isoformat())
     if item.published < now - story.recent_window:
         out.append(Evidence(item.item_id, "stale"))  # history: never moves a thread today
         return
@@ -144,7 +154,7 @@ def _process(
             out.append(Evidence(item.item_id, "ignored", mode="negated"))
         elif story.new_developments.enabled:
             out.append(_pool(engine, state, item, key, words, touched))
-    state.vocabulary.add(s for s, _ in words)
+    state.use_words(s for s, _ in words)
 
 
 def _dead_end(result: Evidence, current: str) -> bool:
@@ -187,14 +197,14 @@ def _apply_thread(
         if record is not None and _recurs(story, thread, record, item, key):
             record = None  # a new instance of a recurring act ("a fourth extension"): the thread moves to itself
         if record is not None:
-            record = _join(story, state, record, item, key, signal.cue)
+            record = join(story, state, record, item, key, signal.cue)
             touched[record.key] = None
-            _add_evidence(record, item, "joined", signal)
+            add_evidence(record, item, "joined", signal)
             return Evidence(item.item_id, "joined", tid, target, signal.mode.value, signal.cue, record.key)
         if thread.allows(status.state, target):
             record = _move(story, state, tid, thread, target, item, key, signal.cue)
             touched[record.key] = None
-            _add_evidence(record, item, "moved", signal)
+            add_evidence(record, item, "moved", signal)
             return Evidence(item.item_id, "moved", tid, target, signal.mode.value, signal.cue, record.key)
     first = ordered[0]
     return Evidence(item.item_id, "ignored", tid, first.state_id, first.mode.value, first.cue)
@@ -235,7 +245,7 @@ def _move(
         severity = Severity.CRITICAL if dest.level >= 3 else Severity.WARNING
     else:
         severity = Severity.NOTICE
-    confidence = _initial_confidence(item)
+    confidence = initial_confidence(item)
     held: int | None = None
     title = f"{name_of(tid, thread)}: {dest.label} (was: {source.label})"
     if confidence is Confidence.REPORTED and _needs_confirmation(thread, source.id, dest.id):
@@ -276,9 +286,9 @@ def _record_move(
         label=label,
         held_severity=held,
     )
-    _add_source(record, item, key, cue)
+    add_source(record, item, key, cue)
     state.add_development(record)
-    state.threads[tid] = ThreadStatus(target, item.published, dev_key)
+    state.set_thread(tid, ThreadStatus(target, item.published, dev_key))
     return record
 
 
@@ -346,58 +356,11 @@ def _correct(
     dev_key = f"{story.id}:{tid}:correction:{state.next_count(f'{tid}:correction')}"
     title = (f"{name_of(tid, thread)}: earlier report not confirmed: {thread.label_of(status.state)} "
              f"(back to: {thread.label_of(back)})")
-    record = _record_move(state, tid, back, item, key, denial.cue, dev_key, _initial_confidence(item),
+    record = _record_move(state, tid, back, item, key, denial.cue, dev_key, initial_confidence(item),
                           Severity.WARNING, title, label="correction")
-    _add_evidence(record, item, "corrected", denial)
+    add_evidence(record, item, "corrected", denial)
     touched[dev_key] = None
     return Evidence(item.item_id, "corrected", tid, back, denial.mode.value, denial.cue, dev_key)
-
-
-def _initial_confidence(item: Item) -> Confidence:
-    if item.source_kind in (SourceKind.PRIMARY, SourceKind.WIRE):
-        return Confidence.CONFIRMED
-    return Confidence.REPORTED
-
-
-def _join(story: StoryConfig, state: StoryState, shared: DevRecord, item: Item, key: str, cue: str | None) -> DevRecord:
-    """Add an item to a development; raise it to CONFIRMED once on independent corroboration."""
-    record = state.own_development(shared.key)
-    if record.confidence != Confidence.CONFIRMED.value:
-        strong = item.source_kind in (SourceKind.PRIMARY, SourceKind.WIRE)
-        independent = (item.outlet_key not in record.outlets and key not in record.syndication
-                       and item.document not in record.documents)
-        in_window = abs(item.published - record.at) <= story.corroboration_window
-        if in_window and (strong or independent):
-            record.confidence = Confidence.CONFIRMED.value
-            if record.held_severity is not None:
-                record.raised = record.held_severity > record.severity
-                record.severity, record.held_severity = record.held_severity, None
-                record.title = record.title.removesuffix(UNCONFIRMED)
-    _add_source(record, item, key, cue)
-    return record
-
-
-def _add_evidence(record: DevRecord, item: Item, action: str, signal: Signal) -> None:
-    """What decided the development, item by item (capped like the sources): ``monitor explain --development``."""
-    if len(record.evidence) < MAX_SOURCES:
-        record.evidence.append({"item": f"{item.feed_id}:{item.item_id}", "action": action,
-                                "mode": signal.mode.value, "cue": signal.cue, "qualifier": signal.qualifier})
-
-
-def _add_source(record: DevRecord, item: Item, key: str, cue: str | None) -> None:
-    if item.outlet_key not in record.outlets:
-        record.outlets.append(item.outlet_key)
-    if item.document not in record.documents and len(record.documents) < MAX_DOCUMENTS:
-        record.documents.append(item.document)
-    if key not in record.syndication:
-        record.syndication.append(key)
-        if len(record.titles) < 10:
-            record.titles.append(key)
-    if cue and cue not in record.cues:
-        record.cues.append(cue)
-    if len(record.sources) < MAX_SOURCES and all(s.get("link") != item.link for s in record.sources):
-        record.sources.append(source_to_json(Source.from_item(item)))
-    record.last_at = max(record.last_at, item.published)
 
 
 def _join_rewrite(
@@ -424,7 +387,7 @@ def _join_rewrite(
                 seen = {s for t in record.titles for s, _ in content_words(t)}
                 rewrite = extra <= seen
         if copy or rewrite:
-            _join(engine.story, state, record, item, key, None)
+            join(engine.story, state, record, item, key, None)
             touched[record.key] = None
             return Evidence(item.item_id, "joined", record.thread, record.to_state, development=record.key)
     return None
@@ -465,7 +428,7 @@ def _pool(
     if cluster.development is not None:
         record = state.developments.get(cluster.development)
         if record is not None:
-            _join(story, state, record, item, key, None)
+            join(story, state, record, item, key, None)
             touched[record.key] = None
             return Evidence(item.item_id, "joined", development=record.key)
         return Evidence(item.item_id, "pooled")

@@ -10,17 +10,22 @@
 Records are copied on write: ``StoryState.copy`` shares them and ``own_development`` / ``own_cluster`` copy
 one before it is changed, so ``story.advance`` never changes the state it was given and a poll costs what it
 touches, not what is stored. ``prune`` keeps only the recent windows, so the state does not grow with history.
+Every change goes through a method of the state, which notes it in ``StoryState.changes`` (``story.changes``):
+what a save must write.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from monitor.config.schema import StoryConfig
 from monitor.domain import Confidence, Development, DevelopmentKind, Severity, Source, SourceKind
+from monitor.story.changes import Changes
 from monitor.story.cluster import Cluster, ClusterIndex, Vocabulary
+from monitor.story.expiry import Expiry
 
 
 @dataclass
@@ -177,6 +182,11 @@ class StoryState:
     counters: dict[str, int] = field(default_factory=dict)
     _index: ClusterIndex | None = field(default=None, compare=False, repr=False)
     _owned: set[str] = field(default_factory=set, compare=False, repr=False)  # records copied by this state
+    # derived, built at the first prune: seen links by published time, pool clusters by last item (see prune)
+    _seen_expiry: Expiry[str] | None = field(default=None, compare=False, repr=False)
+    _pool_expiry: Expiry[float] | None = field(default=None, compare=False, repr=False)
+    # what changed since this state was loaded, copied or saved: filled by the methods below (never by hand)
+    changes: Changes = field(default_factory=Changes, compare=False, repr=False)
 
     def index(self) -> ClusterIndex:
         if self._index is None:
@@ -200,6 +210,10 @@ class StoryState:
         )
         if self._index is not None:
             copied._index = self._index.copy()
+        if self._seen_expiry is not None:
+            copied._seen_expiry = self._seen_expiry.copy()
+        if self._pool_expiry is not None:
+            copied._pool_expiry = self._pool_expiry.copy()
         return copied
 
     def own_development(self, key: str) -> DevRecord:
@@ -207,6 +221,7 @@ class StoryState:
         if key not in self._owned:
             self.developments[key] = self.developments[key].copy()
             self._owned.add(key)
+        self.changes.developments.add(key)
         return self.developments[key]
 
     def own_cluster(self, cid: str) -> Cluster:
@@ -214,17 +229,48 @@ class StoryState:
         if f"cluster:{cid}" not in self._owned:
             self.clusters[cid] = self.clusters[cid].copy()
             self._owned.add(f"cluster:{cid}")
+        self.changes.clusters.add(cid)
         return self.clusters[cid]
 
     def add_development(self, record: DevRecord) -> None:
         """A development created by this state's owner (so already owned)."""
         self.developments[record.key] = record
         self._owned.add(record.key)
+        self.changes.developments.add(record.key)
 
     def add_cluster(self, cluster: Cluster) -> None:
         """A pool cluster created by this state's owner (so already owned)."""
         self.clusters[cluster.id] = cluster
         self._owned.add(f"cluster:{cluster.id}")
+        self.changes.clusters.add(cluster.id)
+        if self._pool_expiry is not None:
+            self._pool_expiry.push(cluster.last_ts, cluster.id)
+
+    def set_thread(self, tid: str, status: ThreadStatus) -> None:
+        """Where thread ``tid`` stands now (a new ``ThreadStatus``: statuses are replaced, never changed)."""
+        self.threads[tid] = status
+        self.changes.threads.add(tid)
+
+    def see(self, key: str, published: str) -> None:
+        """Remember the link (or ``feed:item``) ``key`` as seen, published at ``published`` (ISO)."""
+        self.seen[key] = published
+        self.changes.seen.add(key)
+        if self._seen_expiry is not None:
+            self._seen_expiry.push(published, key)
+
+    def use_words(self, stems: Iterable[str]) -> None:
+        """Count one more story item using each of ``stems`` (see ``Vocabulary.add``)."""
+        stems = set(stems)
+        counts = self.vocabulary.counts
+        self.vocabulary.add(stems)
+        if self.vocabulary.counts is not counts:  # trimmed to its cap: any count may be gone
+            self.changes.words = None
+        elif self.changes.words is not None:
+            self.changes.words |= stems
+
+    def saved(self) -> None:
+        """The state was stored as it is: start a new record of changes."""
+        self.changes = Changes()
 
     def next_count(self, counter: str) -> int:
         """Increment and return a key counter (development and cluster keys are numbered per counter)."""
@@ -232,20 +278,41 @@ class StoryState:
         return self.counters[counter]
 
     def prune(self, story: StoryConfig, now: datetime) -> None:
-        """Forget what is older than the recent windows, so state size and per-item cost stay flat."""
+        """Forget what is older than the recent windows, so state size and per-item cost stay flat.
+
+        Seen links (once there are more than 64) published before ``now - recent_window`` go, and pool clusters
+        whose last item is older than ``cluster_window``. Both are found through an ``Expiry`` (built from the
+        state at the first prune, then kept in step by ``see`` and ``add_cluster``), so a prune costs what
+        expired, not what is kept; what it removes is exactly what a scan of every entry would."""
         horizon = now - story.recent_window
         for key in [k for k, r in self.developments.items() if r.last_at < horizon]:
             del self.developments[key]
-        seen_horizon = horizon.isoformat()
+            self.changes.developments.add(key)
         if len(self.seen) > 64:
-            self.seen = {k: v for k, v in self.seen.items() if v >= seen_horizon}
-        pool_horizon = now - story.new_developments.cluster_window
-        stale = [c for c in self.clusters.values() if c.last_ts < pool_horizon.timestamp()]
+            if self._seen_expiry is None:
+                self._seen_expiry = Expiry((published, key) for key, published in self.seen.items())
+            for published, key in self._seen_expiry.expired(horizon.isoformat()):
+                if self.seen.get(key) == published:  # else gone already, or seen again since
+                    del self.seen[key]
+                    self.changes.seen.add(key)
+        if self._pool_expiry is None:
+            self._pool_expiry = Expiry((c.last_ts, cid) for cid, c in self.clusters.items())
+        pool_horizon = (now - story.new_developments.cluster_window).timestamp()
+        stale: dict[str, Cluster] = {}
+        for _, cid in self._pool_expiry.expired(pool_horizon):
+            cluster = self.clusters.get(cid)
+            if cluster is None:
+                continue
+            if cluster.last_ts < pool_horizon:
+                stale[cid] = cluster
+            else:  # it had news since that entry was pushed: due again at its last item
+                self._pool_expiry.push(cluster.last_ts, cid)
         if stale:
             index = self.index()
-            for cluster in stale:
+            for cluster in stale.values():
                 index.remove(cluster)
                 del self.clusters[cluster.id]
+                self.changes.clusters.add(cluster.id)
 
     def to_json(self) -> dict[str, Any]:
         return {
