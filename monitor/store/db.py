@@ -1,4 +1,4 @@
-"""The state store: the only owner of the database. Every query of the project lives here.
+"""The state store: the only owner of the database (every query of the project lives in this package).
 
 ``Store.open(url)`` builds the engine, applies the SQLite pragmas and runs the Alembic migrations. Work is
 done in transactions: ``with store.write() as tx:`` (SQLite ``BEGIN IMMEDIATE``: the write lock is taken up
@@ -10,19 +10,20 @@ atomic together, which is how a development and its outbox rows are recorded at 
 Values crossing the API are frozen dataclasses or domain types, never live ORM objects; every datetime
 goes in and comes out timezone-aware UTC. The same code runs on PostgreSQL (``postgresql+psycopg://``).
 
-This module holds the connection and the feed side (feeds, items, meta); the story side (reducer and deadline
-state, developments, the outbox) is in :mod:`monitor.store.story`, mixed into :class:`Tx`.
+This module holds the connection, the transactions, meta and the outbox claims; the queries are mixed into
+:class:`Tx` from one module per job: feeds (:mod:`monitor.store.feeds`), items (:mod:`monitor.store.items`) and
+the story side (reducer and deadline state, developments, the outbox: :mod:`monitor.store.story`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, create_engine, event, func, or_, select, update
+from sqlalchemy import Engine, create_engine, event, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -30,25 +31,16 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from monitor.config.masking import mask_database_url
-from monitor.config.schema import DEFAULT_DATABASE_URL, FeedConfig
-from monitor.domain import DeliveryStatus, Item
+from monitor.config.schema import DEFAULT_DATABASE_URL
+from monitor.domain import DeliveryStatus
 from monitor.errors import StoreError
 from monitor.store import models as m
+from monitor.store.feeds import FeedQueries
+from monitor.store.items import ItemQueries
 from monitor.store.locking import migration_lock, sqlite_file
 from monitor.store.migrations import LOCATION
-from monitor.store.models import (
-    FEED_FIELDS,
-    DeadlineRow,
-    DevelopmentRecord,
-    FeedRow,
-    OutboxRow,
-    ThreadRow,
-    dumps,
-    feed_row,
-    item_from_row,
-    loads,
-)
-from monitor.store.story import StoryQueries, chunks, dialect_insert, rowcount
+from monitor.store.models import DeadlineRow, DevelopmentRecord, FeedRow, OutboxRow, ThreadRow, dumps
+from monitor.store.story import StoryQueries, dialect_insert, rowcount
 
 __all__ = ["DeadlineRow", "DevelopmentRecord", "FeedRow", "OutboxRow", "Store", "ThreadRow", "Tx", "database_unusable"]
 __all__ += ["dialect_insert", "rowcount"]  # helpers now in monitor.store.story, still importable from here
@@ -231,232 +223,17 @@ def _brief(exc: BaseException, url: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ transaction
-class Tx(StoryQueries):
-    """The queries of one ``Session`` transaction: feeds, items and meta here, the story side from the mixin."""
+class Tx(FeedQueries, ItemQueries, StoryQueries):
+    """The queries of one ``Session`` transaction: feeds (:mod:`monitor.store.feeds`), items
+    (:mod:`monitor.store.items`), the story side (:mod:`monitor.store.story`), and meta and outbox claims here."""
 
-    # ------------------------------------------------------------------ feeds
-    def sync_feeds(self, feeds: Sequence[FeedConfig], now: datetime) -> None:
-        """Make the feed table match the config, keeping the state of feeds already known.
-
-        New feeds are due at ``now``. A changed URL is a new source: validators, the redirect target and the
-        seed flag are cleared and it is due at once. ``enabled`` follows the config; feeds no longer in the
-        config are disabled (rows are kept: their items and history refer to them).
-        """
-        known = {r.id: r for r in self._execute(select(m.FEED.c.id, m.FEED.c.url, m.FEED.c.enabled))}
-        for feed in feeds:
-            row = known.pop(feed.id, None)
-            reason = None if feed.enabled else "disabled in config"
-            if row is None:
-                self._execute(
-                    m.FEED.insert().values(
-                        id=feed.id, url=feed.url, enabled=feed.enabled, disabled_reason=reason, next_poll_at=now
-                    )
-                )
-                continue
-            values: dict[str, Any] = {"enabled": feed.enabled, "disabled_reason": reason}
-            if row.url != feed.url:
-                values.update(
-                    url=feed.url, current_url=None, etag=None, last_modified=None, body_sha256=None,
-                    conditional_supported=None, seeded=False, next_poll_at=now,
-                )  # fmt: skip
-            self._execute(update(m.FEED).where(m.FEED.c.id == feed.id).values(**values))
-        for feed_id in known:
-            self._execute(
-                update(m.FEED)
-                .where(m.FEED.c.id == feed_id)
-                .values(enabled=False, disabled_reason="removed from config")
-            )
-
-    def feeds(self) -> list[FeedRow]:
-        return [feed_row(r) for r in self._execute(select(m.FEED).order_by(m.FEED.c.id))]
-
-    def feed(self, feed_id: str) -> FeedRow | None:
-        row = self._execute(select(m.FEED).where(m.FEED.c.id == feed_id)).first()
-        return None if row is None else feed_row(row)
-
-    def due_feeds(self, now: datetime) -> list[FeedRow]:
-        """Enabled feeds whose next poll time has come, the most overdue first."""
-        due = or_(m.FEED.c.next_poll_at.is_(None), m.FEED.c.next_poll_at <= now)
-        query = select(m.FEED).where(m.FEED.c.enabled.is_(True), due).order_by(m.FEED.c.next_poll_at, m.FEED.c.id)
-        return [feed_row(r) for r in self._execute(query)]
-
-    def update_feed(self, feed_id: str, **values: Any) -> None:
-        """Set health/validator fields (names as in FeedRow). Unknown names or feed raise KeyError."""
-        unknown = set(values) - FEED_FIELDS
-        if unknown:
-            raise KeyError(f"unknown feed fields {sorted(unknown)}; known: {sorted(FEED_FIELDS)}")
-        if values and rowcount(self._execute(update(m.FEED).where(m.FEED.c.id == feed_id).values(**values))) == 0:
-            raise KeyError(f"unknown feed {feed_id!r}")
-
-    def update_feeds(self, changes: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
-        """``update_feed`` for many feeds at once: one executemany per set of field names (a poll pass's feeds
-        with nothing new share one), so PostgreSQL gets a batch, not a round trip per feed. One change per feed:
-        two changes of one feed in different groups would apply in group order."""
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for feed_id, values in changes:
-            unknown = set(values) - FEED_FIELDS
-            if unknown:
-                raise KeyError(f"unknown feed fields {sorted(unknown)}; known: {sorted(FEED_FIELDS)}")
-            groups.setdefault(tuple(sorted(values)), []).append({"feed_key": feed_id, **values})
-        for names, rows in groups.items():
-            if names:
-                statement = update(m.FEED).where(m.FEED.c.id == bindparam("feed_key"))
-                self.session.connection().execute(statement.values({n: bindparam(n) for n in names}), rows)
-
-    # ------------------------------------------------------------------ items
-    def insert_items(self, items: Sequence[Item], *, seed: bool, limit: int | None = None,
-                     over_limit: list[Item] | None = None, fresh: bool = False) -> list[Item]:
-        """Store items; return only those not seen before, in the given order.
-
-        Seen before: a stored ``(feed_id, item_id)``, or a stored ``(feed_id, link)`` where the link names one
-        entry: a feed that changes an entry's guid (a CMS move, a revision in the guid) while its canonical link
-        stays the same is not news again. Where several entries share a link (in this batch or in the store: a
-        live blog's posts, a homepage link on every entry), the link identifies nothing and only the id counts.
-        An item seen again (even with an edited title or a new guid) is not stored again and keeps its first
-        text; its stored row's ``last_seen`` moves to this poll. ``seed`` marks the items of a feed's first
-        poll (known, never news). The poll time is the items' ``fetched_at``. The feed's ``items_seen``
-        counter is the caller's (``update_feed``).
-
-        New means inserted by this call, so of two writers racing with the same items (PostgreSQL, or
-        ``monitor poll`` beside the daemon) exactly one gets them as new. ``limit`` caps how many new items
-        are stored: the newest; the others are not stored (so not seen), are appended to ``over_limit`` when
-        given, and come up again in a later poll. ``fresh``: the caller knows these feeds have no stored item
-        (a first poll), so the lookups of stored ids and links are skipped; a row a concurrent writer stored
-        meanwhile is still skipped by the insert itself.
-        """
-        if not items:
-            return []
-        known = set() if fresh else self._existing_keys({(i.feed_id, i.item_id) for i in items})
-        by_link = {} if fresh else self._identifying_links(items)
-        candidates: dict[tuple[str, str], Item] = {}
-        for item in items:
-            key = (item.feed_id, item.item_id)
-            if key in known or key in candidates:  # the same entry twice in one body counts once
-                continue
-            if item.link is not None and (item.feed_id, item.link) in by_link:  # a known entry with a new guid
-                continue
-            candidates[key] = item
-        if limit is not None and len(candidates) > limit:
-            newest = sorted(candidates.items(), key=lambda pair: pair[1].published, reverse=True)[:limit]
-            kept = {key for key, _ in newest}
-            if over_limit is not None:
-                over_limit.extend(item for key, item in candidates.items() if key not in kept)
-            candidates = {key: item for key, item in candidates.items() if key in kept}
-        inserted = self._insert_rows(list(candidates.values()), seed)
-        if not fresh:  # a fresh feed's rows were all just inserted with this poll's last_seen
-            self._mark_listed(items, by_link)
-        return [item for key, item in candidates.items() if key in inserted]
-
-    def _insert_rows(self, items: Sequence[Item], seed: bool) -> set[tuple[str, str]]:
-        """Insert ``items``; return the keys this statement inserted."""
-        if not items:
-            return set()
-        rows = [dict(
-            feed_id=item.feed_id, item_id=item.item_id, title=item.title, summary=item.summary,
-            link=item.link, outlet=item.outlet, source_kind=item.source_kind.value, published=item.published,
-            first_seen=item.fetched_at, last_seen=item.fetched_at, is_seed=seed,
-        ) for item in items]  # fmt: skip
-        # One multi-row statement (executemany, batched by SQLAlchemy), not one INSERT per item: a 1,000-feed
-        # cold poll took half the time. RETURNING names the rows really inserted: an item a concurrent writer
-        # committed after _existing_keys looked is skipped by ON CONFLICT, and is not new here.
-        statement = (
-            dialect_insert(self._dialect, m.ITEM).on_conflict_do_nothing().returning(m.ITEM.c.feed_id, m.ITEM.c.item_id)
-        )
-        return {(r.feed_id, r.item_id) for r in self.session.execute(statement, rows)}
-
-    def _identifying_links(self, items: Sequence[Item]) -> dict[tuple[str, str], str]:
-        """``(feed_id, link) -> item_id`` of stored items whose link names one entry, here and in the store."""
-        ids_by_link: dict[tuple[str, str], set[str]] = {}
-        for item in items:
-            if item.link is not None:
-                ids_by_link.setdefault((item.feed_id, item.link), set()).add(item.item_id)
-        stored: dict[tuple[str, str], list[str]] = {}
-        col = m.ITEM.c
-        for feed_id in sorted({feed_id for feed_id, _ in ids_by_link}):
-            links = sorted(link for (f, link), ids in ids_by_link.items() if f == feed_id and len(ids) == 1)
-            for chunk in chunks(links):
-                # per feed, so the (feed_id, item_id) index narrows the scan to one feed's items
-                query = select(col.link, col.item_id).where(col.feed_id == feed_id, col.link.in_(chunk))
-                for row in self._execute(query):
-                    stored.setdefault((feed_id, row.link), []).append(row.item_id)
-        return {key: ids[0] for key, ids in stored.items() if len(ids) == 1}
-
-    def _mark_listed(self, items: Sequence[Item], by_link: Mapping[tuple[str, str], str]) -> None:
-        """Move ``last_seen`` of every stored row this listing names (by id, or by link for a new guid)."""
-        for feed_id in sorted({i.feed_id for i in items}):
-            listed = [i for i in items if i.feed_id == feed_id]
-            seen_at = max(i.fetched_at for i in listed)
-            ids = {i.item_id for i in listed} | {by_link.get((feed_id, i.link or ""), i.item_id) for i in listed}
-            for chunk in chunks(sorted(ids)):
-                self._execute(
-                    update(m.ITEM)
-                    .where(m.ITEM.c.feed_id == feed_id, m.ITEM.c.item_id.in_(chunk))
-                    .values(last_seen=seen_at)
-                )
-
-    def _existing_keys(self, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
-        # per feed: SQLite answers ``(feed_id, item_id) IN (VALUES ..)`` with a scan of the whole index
-        found: set[tuple[str, str]] = set()
-        for feed_id in sorted({f for f, _ in keys}):
-            for chunk in chunks(sorted(i for f, i in keys if f == feed_id)):
-                query = select(m.ITEM.c.item_id).where(m.ITEM.c.feed_id == feed_id, m.ITEM.c.item_id.in_(chunk))
-                found.update((feed_id, item_id) for item_id in self.session.scalars(query))
-        return found
-
-    def touch_items(self, feed_id: str, now: datetime) -> int:
-        """A poll answered "not modified": the items of the last body are still listed; move their last_seen."""
-        latest = select(func.max(m.ITEM.c.last_seen)).where(m.ITEM.c.feed_id == feed_id).scalar_subquery()
-        statement = update(m.ITEM).where(m.ITEM.c.feed_id == feed_id, m.ITEM.c.last_seen == latest)
-        return rowcount(self._execute(statement.values(last_seen=now)))
-
-    def item(self, feed_id: str, item_id: str) -> Item | None:
-        row = self._execute(select(m.ITEM).where(m.ITEM.c.feed_id == feed_id, m.ITEM.c.item_id == item_id)).first()
-        return None if row is None else item_from_row(row)
-
-    def recent_items(
-        self, since: datetime, *, feed_ids: Collection[str] | None = None, limit: int | None = None
-    ) -> list[Item]:
-        """Items published at or after ``since``, oldest first (``limit``: the newest that many)."""
-        query = select(m.ITEM).where(m.ITEM.c.published >= since)
-        if feed_ids is not None:
-            query = query.where(m.ITEM.c.feed_id.in_(list(feed_ids)))
-        query = query.order_by(m.ITEM.c.published.desc(), m.ITEM.c.id.desc())
-        if limit is not None:
-            query = query.limit(limit)
-        return [item_from_row(r) for r in reversed(self._execute(query).all())]
-
-    def count_items(self, feed_id: str | None = None) -> int:
-        query = select(func.count()).select_from(m.ITEM)
-        if feed_id is not None:
-            query = query.where(m.ITEM.c.feed_id == feed_id)
-        return int(self.session.scalar(query) or 0)
-
-    def prune_items(self, older_than: datetime, keep_keys: Collection[tuple[str, str]] = ()) -> int:
-        """Delete items no poll has listed since ``older_than``; returns how many.
-
-        Kept whatever their age: evidence of any stored development (its sources), ``keep_keys``, and the
-        items of each feed's latest stored listing (a feed answering "not modified" for a month still lists
-        them; pruned, they would come back as news when the feed next changes).
-        """
-        keep = set(keep_keys) | self._evidence_keys()
-        other = m.ITEM.alias("other")
-        latest = select(func.max(other.c.last_seen)).where(other.c.feed_id == m.ITEM.c.feed_id).scalar_subquery()
-        rows = self._execute(select(m.ITEM.c.id, m.ITEM.c.feed_id, m.ITEM.c.item_id).where(
-            m.ITEM.c.last_seen < older_than, m.ITEM.c.last_seen < latest
-        ))  # fmt: skip
-        doomed = [r.id for r in rows if (r.feed_id, r.item_id) not in keep]
-        for chunk in chunks(doomed):
-            self._execute(m.ITEM.delete().where(m.ITEM.c.id.in_(chunk)))
-        if doomed:  # the polls keep items_seen by adding what they store; pruning recounts
-            stored = select(func.count()).select_from(m.ITEM).where(m.ITEM.c.feed_id == m.FEED.c.id)
-            self._execute(update(m.FEED).values(items_seen=stored.scalar_subquery()))
-        return len(doomed)
-
-    def _evidence_keys(self) -> set[tuple[str, str]]:
-        keys: set[tuple[str, str]] = set()
-        for text in self.session.scalars(select(m.DEVELOPMENT.c.sources_json)):
-            keys.update((s.get("feed_id", ""), s.get("item_id", "")) for s in loads(text))
-        return keys
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction (``SAVEPOINT``) inside this one: when the block raises, what it wrote is rolled
+        back and the exception goes on, while the enclosing transaction stays usable (on PostgreSQL a failed
+        statement would otherwise abort it). What it wrote commits with the enclosing transaction, not before."""
+        with self.session.begin_nested():
+            yield
 
     # ------------------------------------------------------------------ meta
     def set_meta(self, key: str, value: str, now: datetime) -> None:

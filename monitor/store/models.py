@@ -1,8 +1,8 @@
 """The state store's data model: SQLModel tables, and the plain frozen row types the store returns.
 
-Imported only by ``monitor.store.db`` (which re-exports the row types) and its mixin ``monitor.store.story``, the
-migrations and tests. The tables describe the schema; every query lives in those two modules and uses the Core
-``Table`` objects (``FEED``, ``ITEM``...), so no live ORM object ever leaves the store.
+Imported only by ``monitor.store.db`` (which re-exports the row types), its query mixins (``monitor.store.feeds``,
+``.items``, ``.story``), the migrations and tests. The tables describe the schema; every query lives in those
+modules and uses the Core ``Table`` objects (``FEED``, ``ITEM``...), so no live ORM object ever leaves the store.
 Schema changes are made by an Alembic migration in ``monitor/store/migrations/versions`` *and* here; a test
 checks that the migrated database and these models agree.
 
