@@ -27,7 +27,6 @@ from sqlalchemy import Engine, create_engine, event, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from monitor.config.masking import mask_database_url
@@ -99,14 +98,14 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Tx]:
         """One write transaction (SQLite: ``BEGIN IMMEDIATE``); commit on success, rollback on error."""
-        with Session(self._writer, expire_on_commit=False) as session, session.begin():
-            yield Tx(session)
+        with self._writer.begin() as connection:  # Core, not an ORM Session: the store maps no objects
+            yield Tx(connection)
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
         """One read transaction (deferred ``BEGIN``): a consistent snapshot; writes are not meant here."""
-        with Session(self._engine, expire_on_commit=False) as session, session.begin():
-            yield Tx(session)
+        with self._engine.begin() as connection:
+            yield Tx(connection)
 
     def schema_version(self) -> str | None:
         """The Alembic revision the database is at."""
@@ -224,7 +223,7 @@ def _brief(exc: BaseException, url: str) -> str:
 
 # ------------------------------------------------------------------------------------------ transaction
 class Tx(FeedQueries, ItemQueries, StoryQueries):
-    """The queries of one ``Session`` transaction: feeds (:mod:`monitor.store.feeds`), items
+    """The queries of one transaction: feeds (:mod:`monitor.store.feeds`), items
     (:mod:`monitor.store.items`), the story side (:mod:`monitor.store.story`), and meta and outbox claims here."""
 
     @contextmanager

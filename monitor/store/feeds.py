@@ -20,6 +20,21 @@ from monitor.store.story import TxBase, rowcount
 
 __all__ = ["FeedQueries"]
 
+# Statements built once: a poll reads and writes its feed's row with these, and building and compiling an
+# UPDATE per poll cost more than running it (SQLAlchemy caches the compiled form by the statement's shape).
+_FEED_BY_ID = select(m.FEED).where(m.FEED.c.id == bindparam("feed_key"))
+_FEED_UPDATES: dict[tuple[str, ...], Any] = {}  # field names -> UPDATE of them by feed id (few shapes occur)
+
+
+def _feed_update(names: tuple[str, ...]) -> Any:
+    statement = _FEED_UPDATES.get(names)
+    if statement is None:
+        statement = update(m.FEED).where(m.FEED.c.id == bindparam("feed_key")).values(
+            {n: bindparam(n) for n in names})
+        if len(_FEED_UPDATES) < 256:
+            _FEED_UPDATES[names] = statement
+    return statement
+
 
 class FeedQueries(TxBase):
     """Feeds: sync with the config, read, and record each poll's outcome."""
@@ -60,14 +75,14 @@ class FeedQueries(TxBase):
         changes += [(feed_id, removed) for feed_id, row in known.items()
                     if row.enabled or row.disabled_reason != removed["disabled_reason"]]  # fmt: skip
         if new:
-            self.session.connection().execute(m.FEED.insert(), new)
+            self._execute(m.FEED.insert(), new)
         self.update_feeds(changes)
 
     def feeds(self) -> list[FeedRow]:
         return [feed_row(r) for r in self._execute(select(m.FEED).order_by(m.FEED.c.id))]
 
     def feed(self, feed_id: str) -> FeedRow | None:
-        row = self._execute(select(m.FEED).where(m.FEED.c.id == feed_id)).first()
+        row = self._execute(_FEED_BY_ID, {"feed_key": feed_id}).first()
         return None if row is None else feed_row(row)
 
     def due_feeds(self, now: datetime) -> list[FeedRow]:
@@ -81,7 +96,9 @@ class FeedQueries(TxBase):
         unknown = set(values) - FEED_FIELDS
         if unknown:
             raise KeyError(f"unknown feed fields {sorted(unknown)}; known: {sorted(FEED_FIELDS)}")
-        if values and rowcount(self._execute(update(m.FEED).where(m.FEED.c.id == feed_id).values(**values))) == 0:
+        if not values:
+            return
+        if rowcount(self._execute(_feed_update(tuple(sorted(values))), {"feed_key": feed_id, **values})) == 0:
             raise KeyError(f"unknown feed {feed_id!r}")
 
     def update_feeds(self, changes: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
@@ -96,5 +113,4 @@ class FeedQueries(TxBase):
             groups.setdefault(tuple(sorted(values)), []).append({"feed_key": feed_id, **values})
         for names, rows in groups.items():
             if names:
-                statement = update(m.FEED).where(m.FEED.c.id == bindparam("feed_key"))
-                self.session.connection().execute(statement.values({n: bindparam(n) for n in names}), rows)
+                self._execute(_feed_update(names), rows)

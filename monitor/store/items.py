@@ -12,7 +12,7 @@ from datetime import datetime
 from itertools import zip_longest
 from typing import Any
 
-from sqlalchemy import func, select, text, union_all, update
+from sqlalchemy import bindparam, func, select, text, union_all, update
 
 from monitor.domain import Item
 from monitor.store import models as m
@@ -34,6 +34,14 @@ _UNNEST_INSERT = text(
     f"SELECT * FROM unnest({', '.join(f'CAST(:{name} AS {kind}[])' for name, kind in _UNNEST_COLUMNS.items())}) "
     "ON CONFLICT DO NOTHING RETURNING feed_id, item_id"
 )
+
+# The lookups of _stored_matches, built once (a changed feed's poll runs one): by ids, by links, or both
+_BY_IDS = select(m.ITEM.c.item_id, m.ITEM.c.link).where(
+    m.ITEM.c.feed_id == bindparam("feed"), m.ITEM.c.item_id.in_(bindparam("ids", expanding=True)))
+_BY_LINKS = select(m.ITEM.c.item_id, m.ITEM.c.link).where(
+    m.ITEM.c.feed_id == bindparam("feed"), m.ITEM.c.link.in_(bindparam("links", expanding=True)))
+_BY_IDS_OR_LINKS = union_all(_BY_IDS, _BY_LINKS)
+_INSERTS: dict[str, Any] = {}  # dialect -> the item INSERT .. ON CONFLICT DO NOTHING RETURNING of _insert_rows
 
 
 class ItemQueries(TxBase):
@@ -79,7 +87,7 @@ class ItemQueries(TxBase):
             candidates = {key: item for key, item in candidates.items() if key in kept}
         inserted = self._insert_rows(list(candidates.values()), seed)
         if not fresh:  # a fresh feed's rows were all just inserted with this poll's last_seen
-            self._mark_listed(items, by_link)
+            self._mark_listed(items, by_link, {key: candidates[key].fetched_at for key in inserted})
         return [item for key, item in candidates.items() if key in inserted]
 
     def _insert_rows(self, items: Sequence[Item], seed: bool) -> set[Key]:
@@ -96,10 +104,12 @@ class ItemQueries(TxBase):
         # One multi-row statement (executemany, batched by SQLAlchemy's insertmanyvalues: a page of rows a round
         # trip), not one INSERT per item. RETURNING names the rows really inserted: an item a concurrent writer
         # committed after the lookup is skipped by ON CONFLICT, and is not new here.
-        statement = (
-            dialect_insert(self._dialect, m.ITEM).on_conflict_do_nothing().returning(m.ITEM.c.feed_id, m.ITEM.c.item_id)
-        )
-        return {(r.feed_id, r.item_id) for r in self.session.execute(statement, rows)}
+        statement = _INSERTS.get(self._dialect)
+        if statement is None:
+            statement = dialect_insert(self._dialect, m.ITEM).on_conflict_do_nothing().returning(
+                m.ITEM.c.feed_id, m.ITEM.c.item_id)
+            _INSERTS[self._dialect] = statement
+        return {(r.feed_id, r.item_id) for r in self._execute(statement, rows)}
 
     def _insert_columns(self, rows: Sequence[dict[str, Any]]) -> set[Key]:
         """PostgreSQL: the rows as one array per column, ``INSERT .. SELECT FROM unnest(..)``, a round trip and
@@ -116,7 +126,7 @@ class ItemQueries(TxBase):
         inserted: set[Key] = set()
         for chunk in chunks(rows, _UNNEST_ROWS):
             arrays = {name: [row[name] for row in chunk] for name in _UNNEST_COLUMNS}
-            inserted.update((r.feed_id, r.item_id) for r in self.session.execute(_UNNEST_INSERT, arrays))
+            inserted.update((r.feed_id, r.item_id) for r in self._execute(_UNNEST_INSERT, arrays))
         return inserted
 
     def _stored_matches(self, items: Sequence[Item]) -> tuple[set[Key], dict[Key, str]]:
@@ -135,27 +145,27 @@ class ItemQueries(TxBase):
                 ids_by_link.setdefault(item.feed_id, {}).setdefault(item.link, set()).add(item.item_id)
         known: set[Key] = set()
         stored: dict[Key, set[str]] = {}
-        col = m.ITEM.c
         for feed_id in sorted(ids_of):
             ids = sorted(ids_of[feed_id])
             # a link two entries of this listing share identifies neither
             links = sorted(link for link, named in ids_by_link.get(feed_id, {}).items() if len(named) == 1)
             for id_chunk, link_chunk in zip_longest(chunks(ids, 200), chunks(links, 200), fillvalue=()):
-                searches = [select(col.item_id, col.link).where(col.feed_id == feed_id, col.item_id.in_(id_chunk))
-                            ] if id_chunk else []
-                searches += [select(col.item_id, col.link).where(col.feed_id == feed_id, col.link.in_(link_chunk))
-                             ] if link_chunk else []
+                search = _BY_IDS_OR_LINKS if id_chunk and link_chunk else _BY_IDS if id_chunk else _BY_LINKS
                 wanted_ids, wanted_links = set(id_chunk), set(link_chunk)
                 # a row either search finds is tested both ways (it may come twice: the sets count it once)
-                for row in self._execute(union_all(*searches) if len(searches) > 1 else searches[0]):
+                for row in self._execute(search, {"feed": feed_id, "ids": list(id_chunk), "links": list(link_chunk)}):
                     if row.item_id in wanted_ids:
                         known.add((feed_id, row.item_id))
                     if row.link in wanted_links:  # every stored row with that link: the search matched them all
                         stored.setdefault((feed_id, row.link), set()).add(row.item_id)
         return known, {key: next(iter(ids)) for key, ids in stored.items() if len(ids) == 1}
 
-    def _mark_listed(self, items: Sequence[Item], by_link: Mapping[Key, str]) -> None:
-        """Move ``last_seen`` of every stored row this listing names (by id, or by link for a new guid)."""
+    def _mark_listed(self, items: Sequence[Item], by_link: Mapping[Key, str],
+                     inserted: Mapping[Key, datetime]) -> None:
+        """Move ``last_seen`` of every stored row this listing names (by id, or by link for a new guid).
+
+        ``inserted``: the rows this call just stored, with the ``last_seen`` they were stored with; those already
+        at the feed's ``seen_at`` are left out (a poll that lists only its news writes no UPDATE at all)."""
         listed_of: dict[str, list[Item]] = {}
         for item in items:
             listed_of.setdefault(item.feed_id, []).append(item)
@@ -163,6 +173,7 @@ class ItemQueries(TxBase):
             listed = listed_of[feed_id]
             seen_at = max(i.fetched_at for i in listed)
             ids = {i.item_id for i in listed} | {by_link.get((feed_id, i.link or ""), i.item_id) for i in listed}
+            ids = {i for i in ids if inserted.get((feed_id, i)) != seen_at}
             for chunk in chunks(sorted(ids)):
                 self._execute(
                     update(m.ITEM)

@@ -67,6 +67,32 @@ def test_a_listing_longer_than_one_lookup_finds_every_stored_id_and_identifying_
     assert total == count + 2 and last_seen == {later}  # every stored entry is still listed, under either name
 
 
+def test_a_listing_of_only_news_writes_no_update_and_a_relisted_entry_still_moves(
+        store: Store, writes: list[str]) -> None:
+    """The rows a poll inserts already carry its ``last_seen``: a listing of only news (the common changed feed)
+    is one INSERT, no UPDATE; an entry listed again (by id or under a new guid) still has its ``last_seen``
+    moved, and a new row keeps the ``last_seen`` it was stored with."""
+    with store.write() as tx:
+        tx.sync_feeds([feed_config()], T0)
+        tx.insert_items([make_item("old"), make_item("moved")], seed=True)
+    later = T0 + timedelta(hours=1)
+    writes.clear()
+    with store.write() as tx:
+        assert [i.item_id for i in tx.insert_items([make_item("news", fetched_at=later)], seed=False)] == ["news"]
+    assert [w.split()[0].upper() for w in writes] == ["INSERT"]
+    latest = T0 + timedelta(hours=2)
+    writes.clear()
+    relisting = [make_item("old", fetched_at=latest), linked("guid-2", "https://news.example/moved", fetched_at=latest),
+                 make_item("news-2", fetched_at=latest)]
+    with store.write() as tx:
+        assert [i.item_id for i in tx.insert_items(relisting, seed=False)] == ["news-2"]
+    assert sorted(w.split()[0].upper() for w in writes) == ["INSERT", "UPDATE"]
+    with store.read() as tx:
+        seen = dict(tx.session.execute(select(models.ITEM.c.item_id, models.ITEM.c.last_seen)).all())
+    assert {k: v.astimezone(UTC) for k, v in seen.items()} == {"old": latest, "moved": latest, "news": later,
+                                                                "news-2": latest}
+
+
 def test_item_times_keep_their_instant_and_naive_ones_are_refused(store: Store) -> None:
     eastern = timezone(timedelta(hours=-5))
     published = datetime(2026, 2, 24, 10, 0, tzinfo=eastern)
