@@ -29,7 +29,8 @@ from monitor.config.problems import (
     scrub,
     substitute_env,
 )
-from monitor.config.schema import DEFAULT_CONFIG_PATH, Settings, database_url_problem
+from monitor.config.schema import Settings
+from monitor.config.values import DEFAULT_CONFIG_PATH, database_url_problem
 from monitor.errors import ConfigError
 
 MAX_DEPTH = 32
