@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -87,6 +88,7 @@ class FeedPolling:
     # inside poll_feeds only (None outside): feeds with nothing new, and seeds, both written in batches
     _quiet: list[tuple[FeedConfig, Any, dict[str, Any]]] | None
     _seeds: SeedBatch | None
+    _open: Tx | None  # the write transaction ingest opened to read the feed's row in (see _writing)
 
     if TYPE_CHECKING:  # the service's
 
@@ -253,9 +255,29 @@ class FeedPolling:
         report = PollReport(feed.id, "ok", result.status, elapsed_s=result.elapsed_s)
         if self.record_dir is not None and result.body is not None:
             archive.record(self.record_dir, feed.id, result.started_at, result.body)
-        if row is None:  # poll_feeds passes the row it read for the whole pass
-            with self.store.read() as tx:
-                row = tx.feed(feed.id)
+        if row is None:  # poll_feeds passes the row it read for the whole pass; here it is read in the write
+            # transaction every path of this result ends in, so the feed costs one transaction, not two
+            with self.store.write() as tx:
+                self._open = tx
+                try:
+                    report = self._ingest_row(result, now, feed, report, tx.feed(feed.id))
+                finally:
+                    self._open = None
+            self.story_states.settle(committed=True)
+            return report
+        return self._ingest_row(result, now, feed, report, row)
+
+    @contextmanager
+    def _writing(self) -> Iterator[Tx]:
+        """The write transaction ``_ingest`` opened for this result (committed by it), else a new one."""
+        if self._open is not None:
+            yield self._open
+            return
+        with self.store.write() as tx:
+            yield tx
+
+    def _ingest_row(self, result: FetchResult, now: datetime, feed: FeedConfig, report: PollReport,
+                    row: FeedRow | None) -> PollReport:
         assert row is not None, "sync_feeds runs before ingest"
         interval = self.poll_interval(feed, now)
         floor = None if feed.ignore_cache_headers else cache_floor(result.headers, now,
@@ -317,7 +339,7 @@ class FeedPolling:
             report.outcome = "seeded"
             return report
         over_limit: list[Item] = []
-        with self.store.write() as tx:
+        with self._writing() as tx:
             new_items, stored = self._store_items(tx, row, seed, backfill, over_limit)
             developments = self.process_items(tx, feed, new_items, now)
             notes = [*parsed.notes]
@@ -331,7 +353,8 @@ class FeedPolling:
                 log.warning("feed %s: %s", feed.id, notice)
             tx.update_feed(feed.id, items_seen=row.items_seen + stored, notice=notice, **success)
             self._recovered(tx, feed, row, now)
-        self.story_states.settle(committed=True)
+        if self._open is None:  # else settled once the transaction _ingest opened has committed
+            self.story_states.settle(committed=True)
         report.new_items = len(new_items)
         report.outcome = "ok" if row.seeded else "seeded"
         if developments:
@@ -368,7 +391,7 @@ class FeedPolling:
         if self._quiet is not None:  # inside poll_feeds: written with the others at the end of the pass
             self._quiet.append((feed, row, fields))
             return report
-        with self.store.write() as tx:
+        with self._writing() as tx:
             tx.update_feed(feed.id, **fields)
             self._recovered(tx, feed, row, now)
         return report
@@ -384,7 +407,7 @@ class FeedPolling:
             fields["next_poll_at"] = next_poll
         if disable:
             fields.update(enabled=False, disabled_reason=error)
-        with self.store.write() as tx:
+        with self._writing() as tx:
             tx.update_feed(feed.id, **fields)
             threshold = self.settings.monitor.failure_alert_after
             # A next attempt further ahead than the feed's own interval plus ``blind_after`` (a huge

@@ -94,6 +94,7 @@ class Service(FeedPolling):
         self._synced = False
         self._deadline_cache: tuple[datetime, dict[tuple[str, str], DeadlineState]] | None = None
         self._quiet: list[tuple[FeedConfig, Any, dict[str, Any]]] | None = None  # see poll_feeds
+        self._open: Tx | None = None  # see FeedPolling._writing
         self._seeds: SeedBatch | None = None  # see poll_feeds
         self._created: list[Development] = []  # stored as new since the tick began: TickReport.developments
         self.story_states = StoryStates()  # each story's committed state, in memory between polls

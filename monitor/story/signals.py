@@ -67,6 +67,7 @@ _IRREGULAR: dict[str, tuple[str, ...]] = {
 _PARTICIPLES = frozenset(p for forms in _IRREGULAR.values() for p in forms)
 _TOKEN = r"[$€£]?\w+(?:[.,'’]\w+)*%?"
 _SEP = r"""[\s"']+"""
+_WORD = re.compile(r"\w+")
 _PREPOSITIONS = frozenset(
     {"over", "for", "about", "on", "of", "against", "in", "with", "into", "by", "after", "since", "before",
      "following", "amid", "despite", "at", "toward", "towards", "without"}
@@ -169,6 +170,28 @@ class _Cue:
     actors: frozenset[str]  # party ids who can make the state happen; empty is anyone
 
 
+def required_words(cue: str) -> tuple[frozenset[str], ...] | None:
+    """For each word a match of ``cue_pattern(cue)`` must contain, the forms it may take, each a whole ``\\w+``
+    token of the folded line; None when a required word has a form that is not one token ("u.s.", "won't").
+
+    A necessary condition, so a line whose tokens miss a word's forms cannot match the cue: each word's pattern is
+    an alternation of these literal forms, bounded on both sides by a non-word character or the end of the line
+    (``(?<!\\w)``, ``_SEP`` and ``(?!\\w)``). Articles are optional and require nothing."""
+    required = []
+    for word in cue.split():
+        folded = fold(word)
+        if folded in _ARTICLES:
+            continue
+        if folded in _FUNCTION_WORDS or not word.islower() or not folded.isalpha():
+            forms = frozenset({folded})
+        else:
+            forms = inflections(folded)
+        if not all(_WORD.fullmatch(form) for form in forms):
+            return None
+        required.append(forms)
+    return tuple(required)
+
+
 class _ThreadReader:
     def __init__(self, thread_id: str, thread: ThreadConfig) -> None:
         self.thread_id = thread_id
@@ -183,6 +206,31 @@ class _ThreadReader:
                 self.cues.append(
                     _Cue(state.id, state.kind, cue, cue_pattern(cue), len(cue.split()), names_object, objects, actors)
                 )
+        # A prefilter, so a line runs only the patterns of cues whose words it has (a headline has few): each cue
+        # is filed under the forms of its first required word and checked against the rest; a cue that cannot be
+        # filed (no required word, or one that is not a single token) is always run.
+        self.by_form: dict[str, list[int]] = {}
+        self.unfiled: list[int] = []
+        self.rest: list[tuple[frozenset[str], ...]] = []
+        for index, filed in enumerate(self.cues):
+            required = required_words(filed.cue)
+            if not required:
+                self.unfiled.append(index)
+                self.rest.append(())
+                continue
+            for form in required[0]:
+                self.by_form.setdefault(form, []).append(index)
+            self.rest.append(required[1:])
+
+    def candidates(self, folded: str) -> list[_Cue]:
+        """The cues that may match ``folded``, in config order (every cue that does is among them)."""
+        tokens = set(_WORD.findall(folded))
+        chosen = set(self.unfiled)
+        for token in tokens:
+            for index in self.by_form.get(token, ()):
+                if all(not forms.isdisjoint(tokens) for forms in self.rest[index]):
+                    chosen.add(index)
+        return [self.cues[index] for index in sorted(chosen)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +288,7 @@ class SignalReader:
     def _read_line(self, thread: _ThreadReader, line: str, offset: int) -> list[Signal]:
         folded = fold(line)
         matches: list[tuple[int, int, int, _Cue]] = []
-        for cue in thread.cues:
+        for cue in thread.candidates(folded):
             for hit in cue.pattern.finditer(folded):
                 matches.append((hit.start(), -cue.words, -(hit.end() - hit.start()), cue))
         matches.sort(key=lambda m: (m[0], m[1], m[2], m[3].state_id, m[3].cue))
