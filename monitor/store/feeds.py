@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, or_, select, update
 from monitor.config.schema import FeedConfig
 from monitor.store import models as m
 from monitor.store.models import FEED_FIELDS, FeedRow, feed_row
+from monitor.store.raw import Raw
 from monitor.store.story import TxBase, rowcount
 
 __all__ = ["FeedQueries"]
@@ -23,14 +24,15 @@ __all__ = ["FeedQueries"]
 # Statements built once: a poll reads and writes its feed's row with these, and building and compiling an
 # UPDATE per poll cost more than running it (SQLAlchemy caches the compiled form by the statement's shape).
 _FEED_BY_ID = select(m.FEED).where(m.FEED.c.id == bindparam("feed_key"))
-_FEED_UPDATES: dict[tuple[str, ...], Any] = {}  # field names -> UPDATE of them by feed id (few shapes occur)
+_FEED_UPDATES: dict[tuple[str, ...], Raw] = {}  # field names -> UPDATE of them by feed id (few shapes occur)
 
 
-def _feed_update(names: tuple[str, ...]) -> Any:
+def _feed_update(names: tuple[str, ...]) -> Raw:
+    """The UPDATE of these fields of one feed, run on the driver's cursor (monitor.store.raw)."""
     statement = _FEED_UPDATES.get(names)
     if statement is None:
-        statement = update(m.FEED).where(m.FEED.c.id == bindparam("feed_key")).values(
-            {n: bindparam(n) for n in names})
+        statement = Raw(update(m.FEED).where(m.FEED.c.id == bindparam("feed_key")).values(
+            {n: bindparam(n) for n in names}))
         if len(_FEED_UPDATES) < 256:
             _FEED_UPDATES[names] = statement
     return statement
@@ -98,7 +100,7 @@ class FeedQueries(TxBase):
             raise KeyError(f"unknown feed fields {sorted(unknown)}; known: {sorted(FEED_FIELDS)}")
         if not values:
             return
-        if rowcount(self._execute(_feed_update(tuple(sorted(values))), {"feed_key": feed_id, **values})) == 0:
+        if rowcount(_feed_update(tuple(sorted(values))).run(self.session, {"feed_key": feed_id, **values})) == 0:
             raise KeyError(f"unknown feed {feed_id!r}")
 
     def update_feeds(self, changes: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
@@ -113,4 +115,4 @@ class FeedQueries(TxBase):
             groups.setdefault(tuple(sorted(values)), []).append({"feed_key": feed_id, **values})
         for names, rows in groups.items():
             if names:
-                self._execute(_feed_update(names), rows)
+                _feed_update(names).run_many(self.session, rows)

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from itertools import zip_longest
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text, union_all, update
+from sqlalchemy import func, select, text, update
 
 from monitor.domain import Item
 from monitor.store import models as m
 from monitor.store.models import item_from_row, loads
-from monitor.store.story import TxBase, chunks, dialect_insert, rowcount
+from monitor.store.raw import Raw, column_values, run_sql
+from monitor.store.story import TxBase, chunks, rowcount
 
 __all__ = ["ItemQueries"]
 
@@ -29,19 +31,34 @@ _UNNEST_COLUMNS = {"feed_id": "text", "item_id": "text", "title": "text", "summa
                    "last_seen": "timestamptz", "is_seed": "boolean"}
 _UNNEST_TIMES = ("published", "first_seen", "last_seen")
 _UNNEST_ROWS = 5000
-_UNNEST_INSERT = text(
+_UNNEST_INSERT = Raw(text(
     f"INSERT INTO item ({', '.join(_UNNEST_COLUMNS)}) "
     f"SELECT * FROM unnest({', '.join(f'CAST(:{name} AS {kind}[])' for name, kind in _UNNEST_COLUMNS.items())}) "
     "ON CONFLICT DO NOTHING RETURNING feed_id, item_id"
-)
+))
+# SQLite's item insert: rows of these columns in one multi-row VALUES (at most _SQLITE_ROWS rows a statement)
+_ITEM_COLUMNS = tuple(_UNNEST_COLUMNS)
+_SQLITE_ROWS = 500  # 5,500 parameters a statement: under SQLite's limit of 32,766 (3.32 and later)
 
-# The lookups of _stored_matches, built once (a changed feed's poll runs one): by ids, by links, or both
-_BY_IDS = select(m.ITEM.c.item_id, m.ITEM.c.link).where(
-    m.ITEM.c.feed_id == bindparam("feed"), m.ITEM.c.item_id.in_(bindparam("ids", expanding=True)))
-_BY_LINKS = select(m.ITEM.c.item_id, m.ITEM.c.link).where(
-    m.ITEM.c.feed_id == bindparam("feed"), m.ITEM.c.link.in_(bindparam("links", expanding=True)))
-_BY_IDS_OR_LINKS = union_all(_BY_IDS, _BY_LINKS)
-_INSERTS: dict[str, Any] = {}  # dialect -> the item INSERT .. ON CONFLICT DO NOTHING RETURNING of _insert_rows
+
+@lru_cache(maxsize=64)
+def _sqlite_insert_sql(rows: int) -> str:
+    """``INSERT .. VALUES`` of ``rows`` rows, skipping stored keys, naming the rows it inserted."""
+    row = "(" + ", ".join("?" * len(_ITEM_COLUMNS)) + ")"
+    return (f"INSERT INTO item ({', '.join(_ITEM_COLUMNS)}) VALUES {', '.join([row] * rows)} "
+            "ON CONFLICT DO NOTHING RETURNING feed_id, item_id")
+
+
+@lru_cache(maxsize=256)
+def _lookup_sql(ids: int, links: int) -> str:
+    """The lookup of _stored_matches for a chunk of ``ids`` ids and ``links`` links of one feed: the id search on
+    the ``(feed_id, item_id)`` index and the link search over that feed's rows, joined by UNION ALL."""
+    parts = []
+    if ids:
+        parts.append(f"SELECT item_id, link FROM item WHERE feed_id = ? AND item_id IN ({', '.join('?' * ids)})")
+    if links:
+        parts.append(f"SELECT item_id, link FROM item WHERE feed_id = ? AND link IN ({', '.join('?' * links)})")
+    return " UNION ALL ".join(parts)
 
 
 class ItemQueries(TxBase):
@@ -101,15 +118,16 @@ class ItemQueries(TxBase):
         ) for item in items]  # fmt: skip
         if self._dialect == "postgresql":
             return self._insert_columns(rows)
-        # One multi-row statement (executemany, batched by SQLAlchemy's insertmanyvalues: a page of rows a round
-        # trip), not one INSERT per item. RETURNING names the rows really inserted: an item a concurrent writer
-        # committed after the lookup is skipped by ON CONFLICT, and is not new here.
-        statement = _INSERTS.get(self._dialect)
-        if statement is None:
-            statement = dialect_insert(self._dialect, m.ITEM).on_conflict_do_nothing().returning(
-                m.ITEM.c.feed_id, m.ITEM.c.item_id)
-            _INSERTS[self._dialect] = statement
-        return {(r.feed_id, r.item_id) for r in self._execute(statement, rows)}
+        # One multi-row statement a few hundred rows, not one INSERT per item. RETURNING names the rows really
+        # inserted: an item a concurrent writer committed after the lookup is skipped by ON CONFLICT, and is not
+        # new here.
+        columns = [m.ITEM.c[name] for name in _ITEM_COLUMNS]
+        inserted: set[Key] = set()
+        for chunk in chunks(rows, _SQLITE_ROWS):
+            values = column_values(self.session, columns, chunk)
+            inserted.update((feed_id, item_id)
+                            for feed_id, item_id in run_sql(self.session, _sqlite_insert_sql(len(chunk)), values))
+        return inserted
 
     def _insert_columns(self, rows: Sequence[dict[str, Any]]) -> set[Key]:
         """PostgreSQL: the rows as one array per column, ``INSERT .. SELECT FROM unnest(..)``, a round trip and
@@ -126,7 +144,7 @@ class ItemQueries(TxBase):
         inserted: set[Key] = set()
         for chunk in chunks(rows, _UNNEST_ROWS):
             arrays = {name: [row[name] for row in chunk] for name in _UNNEST_COLUMNS}
-            inserted.update((r.feed_id, r.item_id) for r in self._execute(_UNNEST_INSERT, arrays))
+            inserted.update((feed_id, item_id) for feed_id, item_id in _UNNEST_INSERT.run(self.session, arrays))
         return inserted
 
     def _stored_matches(self, items: Sequence[Item]) -> tuple[set[Key], dict[Key, str]]:
@@ -150,14 +168,14 @@ class ItemQueries(TxBase):
             # a link two entries of this listing share identifies neither
             links = sorted(link for link, named in ids_by_link.get(feed_id, {}).items() if len(named) == 1)
             for id_chunk, link_chunk in zip_longest(chunks(ids, 200), chunks(links, 200), fillvalue=()):
-                search = _BY_IDS_OR_LINKS if id_chunk and link_chunk else _BY_IDS if id_chunk else _BY_LINKS
                 wanted_ids, wanted_links = set(id_chunk), set(link_chunk)
                 # a row either search finds is tested both ways (it may come twice: the sets count it once)
-                for row in self._execute(search, {"feed": feed_id, "ids": list(id_chunk), "links": list(link_chunk)}):
-                    if row.item_id in wanted_ids:
-                        known.add((feed_id, row.item_id))
-                    if row.link in wanted_links:  # every stored row with that link: the search matched them all
-                        stored.setdefault((feed_id, row.link), set()).add(row.item_id)
+                values = [*((feed_id, *id_chunk) if id_chunk else ()), *((feed_id, *link_chunk) if link_chunk else ())]
+                for item_id, link in run_sql(self.session, _lookup_sql(len(id_chunk), len(link_chunk)), values):
+                    if item_id in wanted_ids:
+                        known.add((feed_id, item_id))
+                    if link in wanted_links:  # every stored row with that link: the search matched them all
+                        stored.setdefault((feed_id, link), set()).add(item_id)
         return known, {key: next(iter(ids)) for key, ids in stored.items() if len(ids) == 1}
 
     def _mark_listed(self, items: Sequence[Item], by_link: Mapping[Key, str],

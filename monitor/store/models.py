@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import DateTime, Dialect, Index, Table, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -266,8 +267,15 @@ META = _table(MetaTable)
 
 
 def dumps(value: Any) -> str:
-    """JSON text for the ``*_json`` columns: sorted keys, so equal states store equal text."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    """JSON text for the ``*_json`` columns: sorted keys, so equal states store equal text.
+
+    orjson, about six times faster than ``json`` on a story's parts (a new item rewrites some 20 kB of them);
+    compact, UTF-8 as written. What orjson refuses (a key that is not a string, an integer beyond 64 bits) goes
+    through ``json`` as before."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 def loads(text: str) -> Any:

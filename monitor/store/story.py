@@ -33,24 +33,26 @@ from monitor.store.models import (
     loads,
     outbox_row,
 )
+from monitor.store.raw import Raw
 
 __all__ = ["STORY_PARTS_VERSION", "StaleStoryState", "StoryQueries", "TxBase", "chunks", "dialect_insert", "rowcount"]
 STORY_PARTS_VERSION = 2  # a stored core whose "version" is this has its parts in story_part
-_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}  # see TxBase._upsert_many
+_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Raw] = {}  # see TxBase._upsert_many
 # Built once, not once a poll: the statements of every save of a story state (SQLAlchemy caches their compiled
 # form by statement; building one costs about as much as running it on SQLite)
 _DELETE_PARTS = delete(m.STORY_PART).where(m.STORY_PART.c.story_id == bindparam("story"),
                                            m.STORY_PART.c.part.in_(bindparam("names", expanding=True)))
-_CONFIDENCE = select(m.DEVELOPMENT.c.confidence).where(m.DEVELOPMENT.c.key == bindparam("b_key"))
-_UPDATE_DEVELOPMENT = update(m.DEVELOPMENT).where(m.DEVELOPMENT.c.key == bindparam("b_key"))  # SET: the params
-_INSERT_DEVELOPMENT: dict[str, Any] = {}  # by dialect: INSERT .. ON CONFLICT DO NOTHING RETURNING 1
-_REVISION = select(m.STORY_STATE.c.revision).where(m.STORY_STATE.c.story_id == bindparam("story"))
-_SAVE_CORE = (update(m.STORY_STATE)
-              .where(m.STORY_STATE.c.story_id == bindparam("story"),
-                     m.STORY_STATE.c.revision == bindparam("expected"))
-              .values(state_json=bindparam("core", type_=m.STORY_STATE.c.state_json.type),
-                      updated_at=bindparam("now", type_=m.STORY_STATE.c.updated_at.type),
-                      revision=bindparam("revision", type_=m.STORY_STATE.c.revision.type)))
+# and the hottest of them run on the driver's cursor (monitor.store.raw)
+_CONFIDENCE = Raw(select(m.DEVELOPMENT.c.confidence).where(m.DEVELOPMENT.c.key == bindparam("b_key")))
+_UPDATE_DEVELOPMENTS: dict[tuple[str, ...], Raw] = {}  # SET columns -> UPDATE development .. WHERE key
+_INSERT_DEVELOPMENT: dict[tuple[str, ...], Raw] = {}  # columns -> INSERT .. ON CONFLICT DO NOTHING RETURNING 1
+_REVISION = Raw(select(m.STORY_STATE.c.revision).where(m.STORY_STATE.c.story_id == bindparam("story")))
+_SAVE_CORE = Raw(update(m.STORY_STATE)
+                 .where(m.STORY_STATE.c.story_id == bindparam("story"),
+                        m.STORY_STATE.c.revision == bindparam("expected"))
+                 .values(state_json=bindparam("core", type_=m.STORY_STATE.c.state_json.type),
+                         updated_at=bindparam("now", type_=m.STORY_STATE.c.updated_at.type),
+                         revision=bindparam("revision", type_=m.STORY_STATE.c.revision.type)))
 
 
 def dialect_insert(dialect: str, table: Any) -> Any:
@@ -108,11 +110,11 @@ class TxBase:
         cache_key = (self._dialect, table.name, tuple(keys), columns)
         statement = _UPSERTS.get(cache_key)
         if statement is None:
-            insert = dialect_insert(self._dialect, table)
-            statement = insert.on_conflict_do_update(
-                index_elements=list(keys), set_={c: insert.excluded[c] for c in columns if c not in keys})
+            insert = dialect_insert(self._dialect, table).values({c: bindparam(c) for c in columns})
+            statement = Raw(insert.on_conflict_do_update(
+                index_elements=list(keys), set_={c: insert.excluded[c] for c in columns if c not in keys}))
             _UPSERTS[cache_key] = statement
-        self._execute(statement, [dict(row) for row in rows])
+        statement.run_many(self.session, rows)
 
 
 class StaleStoryState(Exception):
@@ -139,8 +141,8 @@ class StoryQueries(TxBase):
 
     def story_revision(self, story_id: str) -> int | None:
         """How many times the story's state was saved (None: never); one small query."""
-        value = self._execute(_REVISION, {"story": story_id}).scalar()
-        return None if value is None else int(value)
+        row = _REVISION.run(self.session, {"story": story_id}).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
 
     def save_story_parts(
         self,
@@ -172,8 +174,8 @@ class StoryQueries(TxBase):
             self._upsert(m.STORY_STATE, {"story_id": story_id}, {**values, "revision": revision})
         else:
             revision = expected + 1
-            saved = self._execute(_SAVE_CORE, {"story": story_id, "expected": expected, "revision": revision,
-                                                      "core": values["state_json"], "now": now})
+            saved = _SAVE_CORE.run(self.session, {"story": story_id, "expected": expected, "revision": revision,
+                                                  "core": values["state_json"], "now": now})
             if rowcount(saved) != 1:
                 raise StaleStoryState(f"story {story_id!r} was saved by another process meanwhile; retried next poll")
         self._save_threads(story_id, threads)
@@ -236,23 +238,31 @@ class StoryQueries(TxBase):
         reported does not undo a confirmation. ``created_at`` and an acknowledgement are kept.
         """
         values = development_values(dev)
-        insert = _INSERT_DEVELOPMENT.get(self._dialect)
-        if insert is None:  # its columns are the parameters' (every column but the identity)
-            insert = dialect_insert(self._dialect, m.DEVELOPMENT).on_conflict_do_nothing().returning(
-                literal_column("1"))
-            _INSERT_DEVELOPMENT[self._dialect] = insert
         # Most calls update a development a poll extended: read its confidence first (two statements then, not
         # an INSERT that conflicts, a read and an update). New means inserted here: RETURNING (psycopg reports -1
         # for rowcount of INSERT .. ON CONFLICT DO NOTHING), and a row a concurrent writer inserted after the
         # read is updated as if it had been found.
-        stored = self._execute(_CONFIDENCE, {"b_key": dev.key}).scalar()
+        stored = _CONFIDENCE.run(self.session, {"b_key": dev.key}).fetchone()
         if stored is None:
-            if self._execute(insert, {"key": dev.key, "created_at": now, "updated_at": now, **values}).first():
+            row = {"key": dev.key, "created_at": now, "updated_at": now, **values}
+            names = (self._dialect, *row)
+            insert = _INSERT_DEVELOPMENT.get(names)
+            if insert is None:  # its columns are the parameters' (every column but the identity)
+                insert = Raw(dialect_insert(self._dialect, m.DEVELOPMENT).values({c: bindparam(c) for c in row})
+                             .on_conflict_do_nothing().returning(literal_column("1")))
+                _INSERT_DEVELOPMENT[names] = insert
+            if insert.run(self.session, row).fetchone() is not None:
                 return True, None
-            stored = self._execute(_CONFIDENCE, {"b_key": dev.key}).scalar()
-        previous = Confidence(str(stored))
+            stored = _CONFIDENCE.run(self.session, {"b_key": dev.key}).fetchone()
+        previous = Confidence(str(stored[0]))
         values["confidence"] = max(previous, dev.confidence, key=lambda c: c.rank).value
-        self._execute(_UPDATE_DEVELOPMENT, {"b_key": dev.key, "updated_at": now, **values})
+        columns = ("updated_at", *values)
+        statement = _UPDATE_DEVELOPMENTS.get(columns)
+        if statement is None:
+            statement = Raw(update(m.DEVELOPMENT).where(m.DEVELOPMENT.c.key == bindparam("b_key"))
+                            .values({c: bindparam(c) for c in columns}))
+            _UPDATE_DEVELOPMENTS[columns] = statement
+        statement.run(self.session, {"b_key": dev.key, "updated_at": now, **values})
         return False, previous
 
     def development(self, key: str) -> Development | None:
