@@ -50,7 +50,7 @@ _MIGRATION_LOCK = 0x6D6F6E69  # PostgreSQL advisory lock id serialising concurre
 
 # The newest migration under store/migrations/versions (a test keeps the two equal): a database at it needs no
 # migration, which Store.open checks with one query instead of importing Alembic.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 
 
 # ---------------------------------------------------------------------------------------------- store

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import DateTime, Dialect, Index, Table, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import DateTime, Dialect, Index, Table, Text, TypeDecorator, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from monitor.domain import (
@@ -39,6 +39,7 @@ __all__ = [
     "FEED",
     "FEED_FIELDS",
     "ITEM",
+    "LINK_KEY_CHARS",
     "META",
     "OUTBOX",
     "STORY_PART",
@@ -117,11 +118,19 @@ class FeedTable(SQLModel, table=True):
     notice: str | None = Field(default=None, sa_type=Text)  # caps its last document went over; None: within
 
 
+LINK_KEY_CHARS = 200
+"""How much of a link ``ix_item_feed_link`` holds: lookups by link search this prefix and compare the whole."""
+
+
 class ItemTable(SQLModel, table=True):
     """One entry of one feed, kept for dedupe, clustering and evidence."""
 
     __tablename__ = "item"
-    __table_args__ = (UniqueConstraint("feed_id", "item_id", name="uq_item_feed_item"),)
+    __table_args__ = (
+        UniqueConstraint("feed_id", "item_id", name="uq_item_feed_item"),
+        # a feed's entries by link (a prefix: a btree entry must stay small); see migration 0005
+        Index("ix_item_feed_link", "feed_id", text(f"substr(link, 1, {LINK_KEY_CHARS})")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     feed_id: str = Field(foreign_key="feed.id", ondelete="CASCADE")
@@ -132,7 +141,7 @@ class ItemTable(SQLModel, table=True):
     outlet: str = ""
     source_kind: str = "ordinary"
     published: datetime = _ts(index=True, nullable=False)
-    first_seen: datetime = _ts(index=True, nullable=False)
+    first_seen: datetime = _ts(nullable=False)
     # last poll whose body listed it: retention prunes by this, so an item a feed still lists is never
     # pruned and can never come back as "new"
     last_seen: datetime = _ts(index=True, nullable=False)

@@ -38,7 +38,7 @@ from monitor.errors import StoreError
 if TYPE_CHECKING:
     from monitor.store.db import Store
 
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 """The migration these queries were written for. It must equal ``monitor.store.db.HEAD_REVISION`` (a test checks
 it): when a migration changes the tables, check the queries below and move this with it."""
 
