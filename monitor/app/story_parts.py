@@ -8,7 +8,10 @@ than on day 1. Stored in parts, a save writes only the parts an advance changed:
 - ``dev:<key>``: one recent development (``DevRecord``);
 - ``cluster:<id>``: one cluster of the pool;
 - ``seen:<n>``: one of ``SEEN_BUCKETS`` buckets of the recently seen links, by a stable hash of the key;
-- ``words:<n>``: one of ``WORD_BUCKETS`` buckets of the vocabulary (stem -> items that used it), likewise.
+- ``words:<n>``: one of ``WORD_BUCKETS`` buckets of the vocabulary (stem -> items that used it), likewise;
+- ``words-recent``: the vocabulary's latest counts, over the buckets' (up to ``RECENT_WORDS`` stems). An item's
+  dozen words would otherwise rewrite a dozen buckets, each on a page of its own: one small part, rewritten, and
+  a fold of its stems into their buckets every few dozen items cost a third of the pages a save writes.
 
 What changed is what the state noted in its ``changes`` (``monitor.story.changes``) since it was stored; which
 keys each bucket holds is kept beside the state (``PartIndex``), so a touched bucket is rewritten without reading
@@ -34,8 +37,10 @@ if TYPE_CHECKING:
     from monitor.store.db import Tx
 
 SEEN_BUCKETS = 256  # a poll of 25 new links rewrites about 25 small buckets, not the whole list
-WORD_BUCKETS = 256  # an item's dozen words rewrite about a dozen buckets of some 30 stems each
+WORD_BUCKETS = 256  # a fold of the recent words rewrites the buckets of some 250 stems
 BUCKETED = ("seen:", "words:")
+RECENT_WORDS = "words-recent"  # not under "words:": no bucket
+RECENT_WORDS_MAX = 256  # stems the recent part holds before they are folded into their buckets
 
 
 def core_json(state: StoryState) -> dict[str, Any]:
@@ -65,14 +70,16 @@ class PartIndex:
     Kept in step with the state by ``changed_parts``, so a save rebuilds only the buckets its changes touch.
     """
 
-    def __init__(self, buckets: dict[str, set[str]] | None = None) -> None:
+    def __init__(self, buckets: dict[str, set[str]] | None = None, recent: dict[str, int] | None = None) -> None:
         self.buckets: dict[str, set[str]] = buckets or {}
+        self.recent: dict[str, int] = recent or {}  # the stored recent words part
 
     @classmethod
     def of_parts(cls, parts: Mapping[str, Any]) -> PartIndex:
         """The buckets as stored (each key sits in the part its hash names: the parts were written by this
-        module)."""
-        return cls({name: set(value) for name, value in parts.items() if name.startswith(BUCKETED)})
+        module), and the recent words."""
+        return cls({name: set(value) for name, value in parts.items() if name.startswith(BUCKETED)},
+                   dict(parts.get(RECENT_WORDS) or {}))
 
     def rebuild(self, keys: Iterable[str], present: Mapping[str, Any], bucket_of: Any) -> dict[str, Any | None]:
         """The bucket parts holding ``keys`` (each added to or removed from ``present``), rebuilt from ``present``
@@ -95,7 +102,8 @@ class PartIndex:
         return parts
 
     def words_afresh(self, counts: Mapping[str, int]) -> dict[str, Any | None]:
-        """Every word bucket rebuilt (the vocabulary was trimmed), with the buckets left empty deleted."""
+        """Every word bucket rebuilt (the vocabulary was trimmed), with the buckets left empty deleted, and no
+        recent words."""
         old = [name for name in self.buckets if name.startswith("words:")]
         for name in old:
             del self.buckets[name]
@@ -104,7 +112,23 @@ class PartIndex:
         parts: dict[str, Any | None] = dict.fromkeys(old)
         parts.update({name: {stem: counts[stem] for stem in sorted(members)}
                       for name, members in self.buckets.items() if name.startswith("words:")})
+        if self.recent:
+            self.recent = {}
+            parts[RECENT_WORDS] = None
         return parts
+
+    def words(self, stems: Iterable[str], counts: Mapping[str, int]) -> dict[str, Any | None]:
+        """The parts to write for the words ``stems`` whose counts changed: the recent part with them, or, once it
+        holds more than ``RECENT_WORDS_MAX`` stems, its stems folded into their buckets and the part deleted."""
+        gone = [stem for stem in stems if stem not in counts]  # only a trim removes words, and it rewrites all
+        self.recent.update((stem, counts[stem]) for stem in stems if stem in counts)
+        for stem in gone:
+            self.recent.pop(stem, None)
+        if len(self.recent) <= RECENT_WORDS_MAX and not gone:
+            return {RECENT_WORDS: dict(sorted(self.recent.items()))} if self.recent else {}
+        folded = [*self.recent, *gone]
+        self.recent = {}
+        return {**self.rebuild(folded, counts, word_bucket), RECENT_WORDS: None}
 
 
 def changed_parts(state: StoryState, index: PartIndex | None) -> dict[str, Any | None]:
@@ -135,7 +159,7 @@ def _parts(state: StoryState, index: PartIndex, developments: Iterable[str], clu
         parts[f"cluster:{cid}"] = None if cluster is None else cluster.to_json()
     parts.update(index.rebuild(seen, state.seen, seen_bucket))
     counts = state.vocabulary.counts
-    parts.update(index.words_afresh(counts) if words is None else index.rebuild(words, counts, word_bucket))
+    parts.update(index.words_afresh(counts) if words is None else index.words(words, counts))
     return parts
 
 
@@ -152,6 +176,7 @@ def assemble(core: Mapping[str, Any], parts: Mapping[str, Any]) -> dict[str, Any
             seen.update(value)
         elif name.startswith("words:"):
             words.update(value)
+    words.update(parts.get(RECENT_WORDS) or {})  # newer than the buckets' counts
     whole["seen"] = seen
     if "vocabulary" not in core:  # else a core stored before the vocabulary had parts: it holds it itself
         whole["vocabulary"] = words

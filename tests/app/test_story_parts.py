@@ -14,7 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from monitor.app.story_parts import PartIndex, StoryStates, all_parts, changed_parts, core_json, whole_state
+from monitor.app.story_parts import (
+    RECENT_WORDS,
+    RECENT_WORDS_MAX,
+    PartIndex,
+    StoryStates,
+    all_parts,
+    changed_parts,
+    core_json,
+    whole_state,
+)
 from monitor.domain import Item
 from monitor.store.db import Store
 from monitor.store.story import StaleStoryState
@@ -101,6 +110,33 @@ def test_a_poll_of_one_item_writes_a_small_fraction_of_a_big_state(grown: StoryS
     total = len(json.dumps(state.to_json()))
     assert written < total / 10, (written, total)
     assert len(json.dumps(core_json(state))) < total / 20  # the vocabulary is parts of its own, not the core's
+
+
+def test_an_items_words_go_to_the_recent_part_and_are_folded_into_their_buckets_later(grown: StoryState) -> None:
+    state = StoryState.from_json(grown.to_json())
+    index = PartIndex()
+    stored_parts = all_parts(state, index)
+    rng, folds, polls = random.Random(23), 0, 0
+    for n in range(3000, 3120):
+        item = make_item(n, rng)
+        advance(COMPILED, state, [item], item.published + timedelta(seconds=30), in_place=True)
+        changed = changed_parts(state, index)
+        state.saved()
+        buckets = [name for name in changed if name.startswith("words:")]
+        if changed.get(RECENT_WORDS, "kept") is None:  # a fold: the recent stems went to their buckets
+            folds += 1
+            assert len(buckets) > 1
+        else:
+            assert buckets == []  # not a bucket of the vocabulary rewritten for this item's words
+        polls += 1
+        for name, value in changed.items():
+            if value is None:
+                stored_parts.pop(name, None)
+            else:
+                stored_parts[name] = value
+        assert len(stored_parts.get(RECENT_WORDS) or {}) <= RECENT_WORDS_MAX
+    assert 0 < folds < polls / 5
+    assert StoryState.from_json(whole_state({**core_json(state), "parts": stored_parts})).to_json() == state.to_json()
 
 
 def test_in_place_and_copying_advances_decide_alike_and_the_in_place_one_notes_every_change(
