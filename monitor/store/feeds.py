@@ -23,7 +23,7 @@ __all__ = ["FeedQueries"]
 
 # Statements built once: a poll reads and writes its feed's row with these, and building and compiling an
 # UPDATE per poll cost more than running it (SQLAlchemy caches the compiled form by the statement's shape).
-_FEED_BY_ID = select(m.FEED).where(m.FEED.c.id == bindparam("feed_key"))
+_FEED_BY_ID = Raw(select(m.FEED).where(m.FEED.c.id == bindparam("feed_key")))
 _FEED_UPDATES: dict[tuple[str, ...], Raw] = {}  # field names -> UPDATE of them by feed id (few shapes occur)
 
 
@@ -84,8 +84,8 @@ class FeedQueries(TxBase):
         return [feed_row(r) for r in self._execute(select(m.FEED).order_by(m.FEED.c.id))]
 
     def feed(self, feed_id: str) -> FeedRow | None:
-        row = self._execute(_FEED_BY_ID, {"feed_key": feed_id}).first()
-        return None if row is None else feed_row(row)
+        rows = _FEED_BY_ID.rows(self.session, {"feed_key": feed_id})
+        return FeedRow(**rows[0]) if rows else None
 
     def due_feeds(self, now: datetime) -> list[FeedRow]:
         """Enabled feeds whose next poll time has come, the most overdue first."""

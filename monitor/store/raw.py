@@ -14,8 +14,8 @@ statement objects, and runs the statement on the transaction's own DBAPI connect
   ``database_unusable`` and every caller read it as before; a lost connection is invalidated;
 - observers: ``before_cursor_execute``/``after_cursor_execute`` listeners on the engine see these statements.
 
-Only statements whose results are plain values (ids, links, counts, revisions) are run here: rows holding
-datetimes are read through SQLAlchemy, which converts them.
+Results come back as the driver gives them (``run``: the cursor), or converted by each selected column's type
+as SQLAlchemy would (``rows``: datetimes aware, booleans on SQLite).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class _Compiled:
     names: tuple[str, ...]  # the parameters in the order the SQL binds them (positional drivers)
     positional: bool
     convert: Mapping[str, Convert]  # parameter name -> its type's bind processor (only where there is one)
+    columns: tuple[tuple[str, Convert | None], ...]  # a SELECT's columns: key, and its type's result processor
 
 
 class Raw:
@@ -65,7 +66,9 @@ class Raw:
                 if processor is not None:
                     convert[name] = processor
             names = tuple(done.positiontup or ()) if done.positional else tuple(done.binds)
-            compiled = _Compiled(done.string, names, bool(done.positional), convert)
+            columns = tuple((column.key, column.type.dialect_impl(dialect).result_processor(dialect, None))
+                            for column in getattr(self._statement, "selected_columns", ()))
+            compiled = _Compiled(done.string, names, bool(done.positional), convert, columns)
             self._by_dialect[dialect.name] = compiled
         return compiled
 
@@ -73,6 +76,14 @@ class Raw:
         """Execute with ``params``; returns the DBAPI cursor (``fetchall``, ``fetchone``, ``rowcount``)."""
         compiled = self._compiled(connection)
         return _send(connection, compiled.sql, _bound(compiled, params), many=False)
+
+    def rows(self, connection: Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Execute a SELECT with ``params``; each row a dict by column key, values converted by the columns' types."""
+        compiled = self._compiled(connection)
+        cursor = _send(connection, compiled.sql, _bound(compiled, params), many=False)
+        columns = compiled.columns
+        return [{key: read(value) if read else value for (key, read), value in zip(columns, row, strict=True)}
+                for row in cursor.fetchall()]
 
     def run_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Execute once per row (the driver's executemany: one call, and on PostgreSQL a pipeline)."""

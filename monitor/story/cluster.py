@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from rapidfuzz import fuzz
@@ -69,14 +70,18 @@ def stem(word: str) -> str:
     return word[:-1] if len(word) > 2 and word.endswith("e") else word
 
 
-def content_words(text: str) -> list[tuple[str, str]]:
-    """``(stem, surface)`` of each content word of ``text`` in order, stopwords and numbers left out."""
+@lru_cache(maxsize=8192)
+def content_words(text: str) -> tuple[tuple[str, str], ...]:
+    """``(stem, surface)`` of each content word of ``text`` in order, stopwords and numbers left out.
+
+    Memoised: a poll reads the same titles again (a cluster's syndication keys, a development's titles, its
+    sources'), and the answer depends on the text alone."""
     words = []
     for raw in _WORD.findall(fold(text)):
         surface = raw.removesuffix("'s").strip("'")
         if len(surface) > 2 and surface not in STOPWORDS:
             words.append((stem(surface), surface))
-    return words
+    return tuple(words)
 
 
 @dataclass

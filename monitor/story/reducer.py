@@ -393,7 +393,7 @@ def _join_rewrite(
     return None
 
 
-def _novel(engine: CompiledStory, state: StoryState, words: list[tuple[str, str]]) -> set[str]:
+def _novel(engine: CompiledStory, state: StoryState, words: Sequence[tuple[str, str]]) -> set[str]:
     """Stems new to the story: not in its config and used by fewer than ``known_after`` earlier items."""
     known_after = engine.story.new_developments.known_after
     counts = state.vocabulary.counts
@@ -405,7 +405,7 @@ def _pool(
     state: StoryState,
     item: Item,
     key: str,
-    words: list[tuple[str, str]],
+    words: Sequence[tuple[str, str]],
     touched: dict[str, None],
 ) -> Evidence:
     """Put untracked news in the pool; fire a NEW_DEVELOPMENT when its cluster is big enough."""

@@ -81,3 +81,17 @@ def test_a_statement_whose_parameters_expand_is_refused(store: Store) -> None:
     lookup = Raw(select(m.FEED.c.id).where(m.FEED.c.id.in_(bindparam("ids", expanding=True))))
     with pytest.raises(ValueError, match="one value each"), store.read() as tx:
         lookup.run(tx.session, {"ids": ["wire"]})
+
+
+def test_rows_read_on_the_cursor_equal_sqlalchemys_reading(store: Store) -> None:
+    at = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
+    with store.write() as tx:
+        tx.sync_feeds([feed_config(), feed_config("other", "https://example.org/other.xml")], T0)
+        tx.update_feed("wire", last_attempt_at=at, conditional_supported=False, etag='"e"', items_seen=3)
+    every = Raw(select(m.FEED).order_by(m.FEED.c.id))
+    with store.read() as tx:
+        raw = every.rows(tx.session, {})
+        through_sqlalchemy = [dict(row._mapping) for row in tx.session.execute(select(m.FEED).order_by(m.FEED.c.id))]
+    assert raw == through_sqlalchemy and [r["id"] for r in raw] == ["other", "wire"]
+    assert raw[1]["last_attempt_at"] == at and raw[1]["last_attempt_at"].tzinfo is not None
+    assert raw[1]["conditional_supported"] is False and raw[0]["enabled"] is True

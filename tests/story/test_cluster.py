@@ -56,12 +56,12 @@ def test_stem_maps_inflected_forms_together(words: list[str], same: bool) -> Non
 
 
 def test_content_words_skip_stopwords_and_keep_surface_forms() -> None:
-    assert content_words("The judge said Anthropic's lawsuit will proceed") == [
+    assert content_words("The judge said Anthropic's lawsuit will proceed") == (
         ("judg", "judge"),
         ("anthropic", "anthropic"),
         ("lawsuit", "lawsuit"),
         ("proceed", "proceed"),
-    ]
+    )
 
 
 def _cluster(cid: str, title: str, words: list[str], at: datetime) -> Cluster:
