@@ -222,15 +222,27 @@ class _ThreadReader:
                 self.by_form.setdefault(form, []).append(index)
             self.rest.append(required[1:])
 
-    def candidates(self, folded: str) -> list[_Cue]:
-        """The cues that may match ``folded``, in config order (every cue that does is among them)."""
-        tokens = set(_WORD.findall(folded))
+    def candidates(self, folded: str, tokens: set[str] | None = None) -> list[_Cue]:
+        """The cues that may match ``folded`` (whose ``\\w+`` tokens are ``tokens``, when the caller has them), in
+        config order: every cue that does match is among them."""
+        if tokens is None:
+            tokens = set(_WORD.findall(folded))
         chosen = set(self.unfiled)
         for token in tokens:
             for index in self.by_form.get(token, ()):
                 if all(not forms.isdisjoint(tokens) for forms in self.rest[index]):
                     chosen.add(index)
         return [self.cues[index] for index in sorted(chosen)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    """One line of a text being read: as written, folded (same length), its ``\\w+`` tokens, where it starts."""
+
+    line: str
+    folded: str
+    tokens: set[str]
+    offset: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,19 +268,19 @@ class SignalReader:
         state signal gets no MENTION signals from the same text.
         """
         signals: list[Signal] = []
+        lines: list[_Line] = []  # each line folded and split into tokens once, for every thread
         offset = 0
-        lines = text.split("\n")
+        for line in text.split("\n"):
+            folded = fold(line)
+            lines.append(_Line(line, folded, set(_WORD.findall(folded)), offset))
+            offset += len(line) + 1
         for thread in self._threads:
             found: list[Signal] = []
-            offset = 0
-            for line in lines:
-                found.extend(self._read_line(thread, line, offset))
-                offset += len(line) + 1
+            for read in lines:
+                found.extend(self._read_line(thread, read))
             if not any(s.mode is not SignalMode.MENTION for s in found):
-                offset = 0
-                for line in lines:
-                    found.extend(self._mentions(thread, line, offset))
-                    offset += len(line) + 1
+                for read in lines:
+                    found.extend(self._mentions(thread, read.folded, read.offset))
                 found = found[:1]  # the thread is mentioned; one signal says so
             signals.extend(found)
         return tuple(signals)
@@ -285,10 +297,10 @@ class SignalReader:
                     found.setdefault(signal.thread_id, []).append(signal)
         return found
 
-    def _read_line(self, thread: _ThreadReader, line: str, offset: int) -> list[Signal]:
-        folded = fold(line)
+    def _read_line(self, thread: _ThreadReader, read: _Line) -> list[Signal]:
+        line, folded, offset = read.line, read.folded, read.offset
         matches: list[tuple[int, int, int, _Cue]] = []
-        for cue in thread.candidates(folded):
+        for cue in thread.candidates(folded, read.tokens):
             for hit in cue.pattern.finditer(folded):
                 matches.append((hit.start(), -cue.words, -(hit.end() - hit.start()), cue))
         matches.sort(key=lambda m: (m[0], m[1], m[2], m[3].state_id, m[3].cue))
@@ -371,12 +383,12 @@ class SignalReader:
         return None
 
     @staticmethod
-    def _mentions(thread: _ThreadReader, line: str, offset: int) -> list[Signal]:
+    def _mentions(thread: _ThreadReader, folded: str, offset: int) -> list[Signal]:
         if thread.mentions is None:
             return []
         return [
             Signal(thread.thread_id, "", SignalMode.MENTION, hit.group(0), (offset + hit.start(), offset + hit.end()))
-            for hit in thread.mentions.finditer(fold(line))
+            for hit in thread.mentions.finditer(folded)
         ]
 
 
