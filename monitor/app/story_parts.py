@@ -125,7 +125,7 @@ class PartIndex:
         for stem in gone:
             self.recent.pop(stem, None)
         if len(self.recent) <= RECENT_WORDS_MAX and not gone:
-            return {RECENT_WORDS: dict(sorted(self.recent.items()))} if self.recent else {}
+            return {RECENT_WORDS: dict(self.recent)} if self.recent else {}  # stored with sorted keys (dumps)
         folded = [*self.recent, *gone]
         self.recent = {}
         return {**self.rebuild(folded, counts, word_bucket), RECENT_WORDS: None}
