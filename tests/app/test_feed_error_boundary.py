@@ -160,6 +160,32 @@ def test_a_feed_failing_internally_raises_the_feed_failing_alert_after_failure_a
     service.store.close()
 
 
+def test_a_result_ingested_without_its_row_is_one_transaction_that_fails_whole_and_is_recorded_as_the_feeds(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    """``ingest`` without a feed row (a replay, a test) reads the row in the feed's own write transaction: the
+    poisoned item rolls back everything the result wrote, then the failure is recorded; a good feed's result is
+    stored whole."""
+    clock = FixedClock(at("2030-05-30T12:00"))
+    service = make_service(write_two_feed_config(tmp_path, server), clock)
+    service.sync_feeds(clock())
+    results = service.fetcher.fetch_all([FetchRequest("hostile", server.url("/hostile.xml"), None, None),
+                                         FetchRequest("city-news", server.url("/good.xml"), None, None)])
+
+    reports = {r.feed_id: service.ingest(r, body_time=clock()) for r in results}
+
+    assert {f: (r.outcome, r.error) for f, r in reports.items()} == {"hostile": ("failed", ERROR),
+                                                                     "city-news": ("seeded", None)}
+    with service.store.read() as tx:
+        hostile, good = tx.feed("hostile"), tx.feed("city-news")
+        counts = (tx.count_items("hostile"), tx.count_items("city-news"))
+    assert counts == (0, len(BACKGROUND))
+    assert hostile is not None and (hostile.consecutive_failures, hostile.last_error, hostile.seeded) == (1, ERROR,
+                                                                                                         False)
+    assert good is not None and good.seeded and good.last_success_at == clock()
+    service.store.close()
+
+
 def test_a_database_that_fails_during_a_feed_is_not_blamed_on_the_feed_and_propagates(
     tmp_path: Path, server: FeedServer
 ) -> None:
