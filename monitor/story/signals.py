@@ -93,6 +93,7 @@ class Signal:
     qualifier: str | None = None
 
 
+@lru_cache(maxsize=4096)
 def inflections(word: str) -> frozenset[str]:
     """Forms of an English verb or noun: base, -s/-es/-ies, -d/-ed/-ied, -ing, doubled consonants, irregulars.
 

@@ -421,7 +421,9 @@ def drop_database(name: str, cleanup: Cleanup) -> None:
 
 
 def clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    """The environment of a measured command: no ``MONITOR_*``, and bytecode cached as on a user's machine (a shell
+    with PYTHONDONTWRITEBYTECODE set would have every run compile the package's source again)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_") and k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = str(ROOT)  # this tree's package (the same one the editable install points to, in place)
     return env
 

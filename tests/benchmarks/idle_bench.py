@@ -113,7 +113,8 @@ def main() -> None:
             if args.tick:
                 text = config.read_text().replace("[monitor]\n", f'[monitor]\ntick_interval = "{args.tick}"\n', 1)
                 config.write_text(text)
-            env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+            env = {k: v for k, v in os.environ.items()
+                   if not k.startswith("MONITOR_") and k != "PYTHONDONTWRITEBYTECODE"}  # bytecode cached, as for a user
             env["PYTHONPATH"] = str(code)
             log = (tmp / f"code{i}.log").open("w")
             daemons.append(subprocess.Popen([PY, "-m", "monitor", "--config", str(config), "run"], cwd=tmp, env=env,

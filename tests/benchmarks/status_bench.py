@@ -47,7 +47,8 @@ PY = sys.executable
 
 
 def env_for(code: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    """No ``MONITOR_*``, and bytecode cached as on a user's machine (not compiled again each run)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_") and k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = str(code)
     return env
 
