@@ -9,9 +9,9 @@ than on day 1. Stored in parts, a save writes only the parts an advance changed:
 - ``cluster:<id>``: one cluster of the pool;
 - ``seen:<n>``: one of ``SEEN_BUCKETS`` buckets of the recently seen links, by a stable hash of the key;
 - ``words:<n>``: one of ``WORD_BUCKETS`` buckets of the vocabulary (stem -> items that used it), likewise;
-- ``words-recent``: the vocabulary's latest counts, over the buckets' (up to ``RECENT_WORDS`` stems). An item's
-  dozen words would otherwise rewrite a dozen buckets, each on a page of its own: one small part, rewritten, and
-  a fold of its stems into their buckets every few dozen items cost a third of the pages a save writes.
+- ``words-recent``: the vocabulary's latest counts, read over the buckets' (up to ``RECENT_WORDS_MAX`` stems). An
+  item's dozen words would otherwise rewrite a dozen buckets, each on a page of its own; rewriting this one part,
+  and folding its stems into their buckets every few dozen items, writes about half as many pages.
 
 What changed is what the state noted in its ``changes`` (``monitor.story.changes``) since it was stored; which
 keys each bucket holds is kept beside the state (``PartIndex``), so a touched bucket is rewritten without reading

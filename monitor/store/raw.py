@@ -44,20 +44,19 @@ class _Compiled:
 class Raw:
     """One SQLAlchemy statement, compiled once per dialect and run on the DBAPI cursor (see the module doc).
 
-    ``column_keys``: the SET columns of an UPDATE whose values come with the parameters (as
-    ``Connection.execute`` would infer them). Parameters are given by bind name, as to ``Connection.execute``.
+    Every parameter is a named ``bindparam`` (an UPDATE or INSERT names its columns' values in ``.values()``);
+    parameters are given by bind name, as to ``Connection.execute``.
     """
 
-    def __init__(self, statement: Any, column_keys: Sequence[str] | None = None) -> None:
+    def __init__(self, statement: Any) -> None:
         self._statement = statement
-        self._column_keys = list(column_keys) if column_keys is not None else None
         self._by_dialect: dict[str, _Compiled] = {}
 
     def _compiled(self, connection: Connection) -> _Compiled:
         dialect = connection.dialect
         compiled = self._by_dialect.get(dialect.name)
         if compiled is None:
-            done = self._statement.compile(dialect=dialect, column_keys=self._column_keys)
+            done = self._statement.compile(dialect=dialect)
             if done.escaped_bind_names or done.literal_execute_params or done.post_compile_params:
                 raise ValueError("Raw runs statements whose parameters bind as named, one value each")
             convert = {}
