@@ -1,7 +1,7 @@
 """Thread signals: which thread states a headline speaks of, and whether as an act, a threat, a denial or a noun. Pure.
 
-For every thread of a story and every cue of its states the reader compiles one pattern, adding what a config
-should not have to list:
+For every thread of a story and every cue of its states the reader compiles one pattern (``monitor.story.cues``,
+which also tells which patterns a line can match at all), adding what a config should not have to list:
 
 - inflections of each content word ("designate" also matches designates/designated/designating, "rejects"
   also reject/rejected/rejecting), with a few irregular verbs (struck, broke, gave, said...);
@@ -26,17 +26,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from monitor.config.schema import StoryConfig, ThreadConfig
 from monitor.domain import SignalMode, StateKind
 from monitor.story.actors import ENVOYS, PASSIVE_AUX, Actors
+from monitor.story.cues import PARTICIPLES, WORD, CueFilter, cue_pattern, inflections
 from monitor.story.lexicon import Modality
 from monitor.story.relevance import fold, phrase_pattern
 from monitor.story.text import BACKGROUND, clause_left, clause_right, opener
-
-GAP_WORDS = 4
-"""How many other words may stand between two words of a cue ("declares [Anthropic] a supply chain risk")."""
 
 SUBJECT_WORDS = 8
 """How many words left of a cue are read for a subject-first object ("debt ceiling talks are on pause")."""
@@ -44,30 +41,9 @@ SUBJECT_WORDS = 8
 OBJECT_WINDOW = 5
 """How many words right of a cue are searched for one of the thread's objects."""
 
-_ARTICLES = frozenset({"the", "a", "an"})
-_FUNCTION_WORDS = frozenset({"to", "of", "on", "in", "under", "for", "with", "by", "from", "and", "as", "its", "no"})
 _DETERMINERS = frozenset(
     {"the", "a", "an", "its", "his", "her", "their", "this", "that", "any", "possible", "potential"}
 )
-_IRREGULAR: dict[str, tuple[str, ...]] = {
-    "strike": ("struck", "stricken"),
-    "break": ("broke", "broken"),
-    "give": ("gave", "given"),
-    "say": ("said",),
-    "begin": ("began", "begun"),
-    "take": ("took", "taken"),
-    "hold": ("held",),
-    "seek": ("sought",),
-    "win": ("won",),
-    "make": ("made",),
-    "bring": ("brought",),
-    "lift": ("lifted",),
-    "withdraw": ("withdrew", "withdrawn"),
-}
-_PARTICIPLES = frozenset(p for forms in _IRREGULAR.values() for p in forms)
-_TOKEN = r"[$€£]?\w+(?:[.,'’]\w+)*%?"
-_SEP = r"""[\s"']+"""
-_WORD = re.compile(r"\w+")
 _PREPOSITIONS = frozenset(
     {"over", "for", "about", "on", "of", "against", "in", "with", "into", "by", "after", "since", "before",
      "following", "amid", "despite", "at", "toward", "towards", "without"}
@@ -93,72 +69,6 @@ class Signal:
     qualifier: str | None = None
 
 
-@lru_cache(maxsize=4096)
-def inflections(word: str) -> frozenset[str]:
-    """Forms of an English verb or noun: base, -s/-es/-ies, -d/-ed/-ied, -ing, doubled consonants, irregulars.
-
-    Over-generates harmlessly: a form that is not a word never occurs in a headline.
-    """
-    w = word.lower()
-    bases = {w}
-    if w.endswith("ies") and len(w) > 4:
-        bases.add(w[:-3] + "y")
-    elif w.endswith(("ches", "shes", "sses", "xes", "zes")):
-        bases.add(w[:-2])
-    elif w.endswith("s") and not w.endswith("ss") and len(w) > 3:
-        bases.add(w[:-1])
-    if w.endswith("ied") and len(w) > 4:
-        bases.add(w[:-3] + "y")
-    elif w.endswith("ed") and len(w) > 4:
-        bases.update({w[:-2], w[:-1]})
-    if w.endswith("ing") and len(w) > 5:
-        bases.update({w[:-3], w[:-3] + "e"})
-    forms: set[str] = set()
-    for base in bases:
-        forms.add(base)
-        consonant_y = base.endswith("y") and len(base) > 1 and base[-2] not in "aeiou"
-        if consonant_y:
-            forms.update({base[:-1] + "ies", base[:-1] + "ied"})
-        elif base.endswith(("ch", "sh", "s", "x", "z", "o")):
-            forms.add(base + "es")
-        else:
-            forms.add(base + "s")
-        forms.add(base + "d" if base.endswith("e") else base + "ed")
-        forms.add(base[:-1] + "ing" if base.endswith("e") and not base.endswith("ee") else base + "ing")
-        if len(base) >= 3 and base[-1] not in "aeiouwxy" and base[-2] in "aeiou" and base[-3] not in "aeiou":
-            forms.update({base + base[-1] + "ed", base + base[-1] + "ing"})  # drop -> dropped, label -> labelled
-        for irregular in _IRREGULAR.get(base, ()):
-            forms.add(irregular)
-    return frozenset(forms)
-
-
-def _word_pattern(word: str) -> tuple[str, bool]:
-    """Regex for one cue word and whether it may be left out (articles)."""
-    folded = fold(word)
-    if folded in _ARTICLES:
-        return r"(?:a|an|the)", True
-    if folded in _FUNCTION_WORDS or not word.islower() or not folded.isalpha():
-        return re.escape(folded), False  # proper nouns, acronyms and function words are matched as written
-    forms = sorted(inflections(folded), key=len, reverse=True)
-    return "(?:" + "|".join(re.escape(f) for f in forms) + ")", False
-
-
-@lru_cache(maxsize=1024)
-def cue_pattern(cue: str) -> re.Pattern[str]:
-    """Compile one cue phrase with inflections, optional articles and short gaps between its words."""
-    words = cue.split()
-    gap = rf"(?:{_TOKEN}{_SEP}){{0,{GAP_WORDS}}}?"
-    regex = ""
-    for index, word in enumerate(words):
-        part, optional = _word_pattern(word)
-        if index == 0:
-            regex = part if not optional else ""
-            continue
-        piece = rf"{_SEP}{gap}{part}"
-        regex += f"(?:{piece})?" if optional else piece
-    return re.compile(rf"(?<!\w){regex}(?!\w)")
-
-
 @dataclass(frozen=True, slots=True)
 class _Cue:
     state_id: str
@@ -169,28 +79,6 @@ class _Cue:
     names_object: bool
     objects: re.Pattern[str] | None  # what the cue's object must be (the state's own list, else the thread's)
     actors: frozenset[str]  # party ids who can make the state happen; empty is anyone
-
-
-def required_words(cue: str) -> tuple[frozenset[str], ...] | None:
-    """For each word a match of ``cue_pattern(cue)`` must contain, the forms it may take, each a whole ``\\w+``
-    token of the folded line; None when a required word has a form that is not one token ("u.s.", "won't").
-
-    A necessary condition, so a line whose tokens miss a word's forms cannot match the cue: each word's pattern is
-    an alternation of these literal forms, bounded on both sides by a non-word character or the end of the line
-    (``(?<!\\w)``, ``_SEP`` and ``(?!\\w)``). Articles are optional and require nothing."""
-    required = []
-    for word in cue.split():
-        folded = fold(word)
-        if folded in _ARTICLES:
-            continue
-        if folded in _FUNCTION_WORDS or not word.islower() or not folded.isalpha():
-            forms = frozenset({folded})
-        else:
-            forms = inflections(folded)
-        if not all(_WORD.fullmatch(form) for form in forms):
-            return None
-        required.append(forms)
-    return tuple(required)
 
 
 class _ThreadReader:
@@ -207,33 +95,14 @@ class _ThreadReader:
                 self.cues.append(
                     _Cue(state.id, state.kind, cue, cue_pattern(cue), len(cue.split()), names_object, objects, actors)
                 )
-        # A prefilter, so a line runs only the patterns of cues whose words it has (a headline has few): each cue
-        # is filed under the forms of its first required word and checked against the rest; a cue that cannot be
-        # filed (no required word, or one that is not a single token) is always run.
-        self.by_form: dict[str, list[int]] = {}
-        self.unfiled: list[int] = []
-        self.rest: list[tuple[frozenset[str], ...]] = []
-        for index, filed in enumerate(self.cues):
-            required = required_words(filed.cue)
-            if not required:
-                self.unfiled.append(index)
-                self.rest.append(())
-                continue
-            for form in required[0]:
-                self.by_form.setdefault(form, []).append(index)
-            self.rest.append(required[1:])
+        self.filter = CueFilter([cue.cue for cue in self.cues])  # a line runs only the patterns it can match
 
     def candidates(self, folded: str, tokens: set[str] | None = None) -> list[_Cue]:
         """The cues that may match ``folded`` (whose ``\\w+`` tokens are ``tokens``, when the caller has them), in
         config order: every cue that does match is among them."""
         if tokens is None:
-            tokens = set(_WORD.findall(folded))
-        chosen = set(self.unfiled)
-        for token in tokens:
-            for index in self.by_form.get(token, ()):
-                if all(not forms.isdisjoint(tokens) for forms in self.rest[index]):
-                    chosen.add(index)
-        return [self.cues[index] for index in sorted(chosen)]
+            tokens = set(WORD.findall(folded))
+        return [self.cues[index] for index in self.filter.candidates(tokens)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +142,7 @@ class SignalReader:
         offset = 0
         for line in text.split("\n"):
             folded = fold(line)
-            lines.append(_Line(line, folded, set(_WORD.findall(folded)), offset))
+            lines.append(_Line(line, folded, set(WORD.findall(folded)), offset))
             offset += len(line) + 1
         for thread in self._threads:
             found: list[Signal] = []
@@ -450,7 +319,7 @@ def _participle(folded: str, start: int, end: int, cue: str | None = None) -> bo
     first = folded[start:end].split()[0] if folded[start:end].split() else ""
     if cue is not None and not cue.split()[0].islower():
         return False
-    return first.endswith("ed") or first in _PARTICIPLES
+    return first.endswith("ed") or first in PARTICIPLES
 
 
 def _gerund(folded: str, start: int, cue: str | None = None) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monitor.story import lexicon, signals
+from monitor.story import cues, lexicon, signals
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text(encoding="utf-8")
 
@@ -16,5 +16,5 @@ def test_every_built_in_hedge_negation_and_adjacent_hedge_is_listed_in_the_confi
 
 def test_the_documented_windows_are_the_ones_the_reader_uses() -> None:
     assert f"within {signals.OBJECT_WINDOW} words" in DOC
-    assert f"up to {signals.GAP_WORDS} other words" in DOC
+    assert f"up to {cues.GAP_WORDS} other words" in DOC
     assert f"among the {lexicon.WINDOW_WORDS} words left of the cue" in DOC

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.config.load import load_settings
+from monitor.story.cues import inflections, required_words
 from monitor.story.relevance import fold
-from monitor.story.signals import SignalReader, inflections, required_words
+from monitor.story.signals import SignalReader
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted([ROOT / "config" / "monitor.toml", *(ROOT / "config" / "examples").glob("*.toml"),
@@ -79,7 +80,7 @@ def test_a_line_without_a_cue_word_runs_no_filed_pattern() -> None:
     """The prefilter does filter: a line with none of a thread's cue words is given none of its filed cues."""
     _, reader = THREADS[0]
     assert _candidates(reader, fold("Weather: sunny spells across the north")) == [
-        cue.cue for index, cue in enumerate(reader.cues) if index in reader.unfiled]  # type: ignore[attr-defined]
+        cue.cue for index, cue in enumerate(reader.cues) if index in reader.filter.unfiled]  # type: ignore[attr-defined]
 
 
 def test_required_words_skip_articles_and_refuse_words_that_are_not_one_token() -> None:
